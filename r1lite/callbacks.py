@@ -1,0 +1,93 @@
+"""Trainer callbacks: held-out evaluation during training, reward and accuracy on the progress bar."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+
+from r1lite.evaluation import evaluate
+
+logger = logging.getLogger(__name__)
+
+
+class HeldoutEvalCallback(TrainerCallback):
+    """Greedy pass@1, format rate and length on the fixed held-out split every ``every`` steps and at the end.
+
+    Each evaluation is logged to the trainer's reporters as ``eval/*`` and appended to
+    ``<output_dir>/eval/history.jsonl``; the final one also goes to ``<output_dir>/eval/final.json``.
+    """
+
+    def __init__(self, dataset, tokenizer, *, max_new_tokens: int, every: int = 0, at_end: bool = True, batch_size: int = 32):
+        self.dataset = dataset
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.every = every
+        self.at_end = at_end
+        self.batch_size = batch_size
+        self.trainer = None  # set by build_trainer: evaluation needs the accelerator and the wrapped model
+        self._last_step = -1
+
+    def _run(self, state, name: str | None = None):
+        trainer = self.trainer
+        if state.global_step == self._last_step:
+            return
+        self._last_step = state.global_step
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        result = evaluate(
+            model,
+            self.tokenizer,
+            self.dataset,
+            max_new_tokens=self.max_new_tokens,
+            batch_size=self.batch_size,
+            accelerator=trainer.accelerator,
+            progress=trainer.accelerator.is_main_process,
+        )
+        metrics = result.metrics()
+        trainer.log(dict(metrics))
+        if trainer.accelerator.is_main_process:
+            folder = os.path.join(trainer.args.output_dir, "eval")
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "history.jsonl"), "a") as f:
+                f.write(json.dumps({"step": state.global_step, **metrics}) + "\n")
+            if name:
+                with open(os.path.join(folder, name), "w") as f:
+                    json.dump({"step": state.global_step, **result.to_dict()}, f, indent=1)
+            logger.info("held-out eval at step %d: %s", state.global_step, metrics)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.every and state.global_step == 0:
+            self._run(state, "step-000000.json")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every and state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            self._run(state)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.at_end:
+            self._last_step = -1  # always write final.json, even when a periodic eval just ran
+            self._run(state, "final.json")
+
+
+class RewardProgressCallback(TrainerCallback):
+    """Puts the latest reward and accuracy on the trainer's progress bar."""
+
+    SHOWN = {"reward": "reward", "rewards/equation_reward/mean": "acc", "eval/accuracy": "eval_acc"}
+
+    def __init__(self):
+        self.postfix: dict[str, str] = {}
+        self.trainer = None  # set by build_trainer: the bar lives in the trainer's ProgressCallback
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        for key, short in self.SHOWN.items():
+            if key in logs:
+                self.postfix[short] = f"{logs[key]:.3f}"
+        callbacks = self.trainer.callback_handler.callbacks if self.trainer is not None else []
+        bar = next((cb.training_bar for cb in callbacks if isinstance(cb, ProgressCallback)), None)
+        if bar is not None:
+            bar.set_postfix(self.postfix, refresh=False)

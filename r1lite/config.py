@@ -1,0 +1,88 @@
+"""Recipe configuration: what r1lite adds to TRL's ``GRPOConfig`` and ``ModelConfig``.
+
+A recipe YAML holds the fields of three dataclasses at once (TRL's ``TrlParser`` splits them):
+``TaskConfig`` (below: data, prompts, rewards, evaluation, rollout log), TRL's ``GRPOConfig``
+(optimisation, generation, loss, vLLM, logging, checkpoints) and TRL's ``ModelConfig``
+(model path, dtype, LoRA). A key that none of them knows is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROMPT_TEMPLATES = ("base", "chat", "chat_one_shot")
+
+
+@dataclass
+class TaskConfig:
+    """The task side of a recipe: which puzzles, which prompt, which rewards, how to evaluate."""
+
+    dataset_name: str = field(
+        default="countdown",
+        metadata={
+            "help": "'countdown' generates puzzles locally (offline); otherwise a hub dataset id such as "
+            "'Jiayi-Pan/Countdown-Tasks-3to4', or a local data set folder/JSON(L) file, with columns nums and target."
+        },
+    )
+    num_train_puzzles: int = field(default=20_000, metadata={"help": "How many training puzzles to generate."})
+    min_numbers: int = field(default=3, metadata={"help": "Fewest numbers per generated puzzle (2 to 6)."})
+    max_numbers: int = field(default=4, metadata={"help": "Most numbers per generated puzzle (2 to 6)."})
+    max_number: int = field(default=100, metadata={"help": "Largest number in a generated puzzle (numbers are 1..max_number)."})
+    target_min: int = field(default=1, metadata={"help": "Smallest target of a generated puzzle."})
+    target_max: int = field(default=100, metadata={"help": "Largest target of a generated puzzle."})
+    data_seed: int = field(default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."})
+    prompt_template: str = field(
+        default="base",
+        metadata={
+            "help": "Prompt: 'base' (TinyZero's template, for base models), 'chat' (the model's chat template) or "
+            "'chat_one_shot' (chat template plus one worked example). All end in the '<think>' prefill."
+        },
+    )
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["equation_reward", "format_reward"],
+        metadata={
+            "help": "Reward functions by name: a built-in name, 'package.module:function', or an entry point of the "
+            "'r1lite.rewards' group. Weights go in `reward_weights`."
+        },
+    )
+    eval_puzzles: int = field(default=64, metadata={"help": "Size of the fixed held-out split used for evaluation."})
+    eval_every: int = field(
+        default=0, metadata={"help": "Evaluate on the held-out split every N optimizer steps (0: only at the end)."}
+    )
+    eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
+    eval_batch_size: int = field(default=32, metadata={"help": "Prompts per generation batch during evaluation."})
+    rollout_log: bool = field(
+        default=True,
+        metadata={"help": "Write every completion with its rewards and advantage to <output_dir>/rollouts/."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.prompt_template not in PROMPT_TEMPLATES:
+            raise ValueError(
+                f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
+                "models (TinyZero) and 'chat' or 'chat_one_shot' for instruct models."
+            )
+        if not 2 <= self.min_numbers <= self.max_numbers <= 6:
+            raise ValueError(
+                f"need 2 <= min_numbers <= max_numbers <= 6, got min_numbers={self.min_numbers}, "
+                f"max_numbers={self.max_numbers}"
+            )
+        if self.target_min > self.target_max:
+            raise ValueError(f"target_min ({self.target_min}) is above target_max ({self.target_max})")
+        if not self.reward_funcs:
+            raise ValueError("reward_funcs is empty: name at least one reward, e.g. [equation_reward, format_reward]")
+        for name in ("num_train_puzzles", "eval_puzzles", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
+
+    @property
+    def difficulty(self) -> dict:
+        """Keyword arguments of ``r1lite.countdown.generate`` that set the puzzles' difficulty."""
+        return dict(
+            min_numbers=self.min_numbers,
+            max_numbers=self.max_numbers,
+            max_number=self.max_number,
+            target_range=(self.target_min, self.target_max),
+        )

@@ -1,0 +1,181 @@
+"""Held-out evaluation: greedy pass@1 (or pass@k when sampling), format rate and lengths.
+
+The same function serves the trainer's periodic evaluation (``HeldoutEvalCallback``) and
+``recipes/eval.py``. Under ``accelerate launch`` each process generates its share of the prompts
+and the results are gathered, so it works under DDP, DeepSpeed and FSDP alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from rewards.countdown import equation_reward, format_reward
+
+
+@dataclass
+class EvalResult:
+    """Aggregate metrics of one evaluation; ``samples`` keeps every completion for inspection."""
+
+    num_prompts: int
+    num_samples: int  # completions per prompt
+    accuracy: float  # mean equation_reward over all completions (pass@1)
+    pass_at_k: float  # fraction of prompts solved by at least one of num_samples completions (unbiased estimator)
+    format_rate: float  # mean strict format_reward
+    mean_length: float  # completion tokens
+    truncation_rate: float  # completions that hit max_new_tokens without ending
+    samples: list[dict]
+
+    def metrics(self, prefix: str = "eval/") -> dict[str, float]:
+        keys = ("accuracy", "pass_at_k", "format_rate", "mean_length", "truncation_rate")
+        return {prefix + key: float(getattr(self, key)) for key in keys}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al., 2021)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def _rows(dataset) -> list[dict]:
+    return [{"prompt": r["prompt"], "nums": list(r["nums"]), "target": int(r["target"])} for r in dataset]
+
+
+@torch.no_grad()
+def generate_completions(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 32,
+    num_samples: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    synced_gpus: bool = False,
+    progress: bool = True,
+) -> list[tuple[str, int, bool]]:
+    """Generate ``num_samples`` completions per prompt; returns (text, token_count, truncated) per completion.
+
+    Completions come out prompt-major: the samples of prompt i sit at i*num_samples .. (i+1)*num_samples-1.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    eos_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    do_sample = temperature > 0
+    out: list[tuple[str, int, bool]] = []
+    expanded = [p for p in prompts for _ in range(num_samples)]
+    try:
+        for start in tqdm(range(0, len(expanded), batch_size), desc="eval", disable=not progress, leave=False):
+            batch = tokenizer(expanded[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+            generated = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=do_sample,
+                temperature=temperature if do_sample else None,
+                top_p=top_p if do_sample else None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+                synced_gpus=synced_gpus,
+            )
+            completion_ids = generated[:, batch["input_ids"].shape[1] :]  # (B, <=max_new_tokens)
+            for row in completion_ids.tolist():
+                ended = next((i for i, t in enumerate(row) if t in eos_ids), None)
+                tokens = row if ended is None else row[: ended + 1]
+                text = tokenizer.decode(tokens, skip_special_tokens=True)
+                out.append((text, len(tokens), ended is None and len(row) >= max_new_tokens))
+    finally:
+        tokenizer.padding_side = old_side
+        model.train(was_training)
+    return out
+
+
+def evaluate(
+    model,
+    tokenizer,
+    dataset,
+    *,
+    max_new_tokens: int,
+    batch_size: int = 32,
+    num_samples: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    accelerator=None,
+    progress: bool = True,
+) -> EvalResult:
+    """Score a model on a data set with columns prompt, nums, target (e.g. the held-out split).
+
+    Greedy (temperature 0) with one sample gives pass@1; with num_samples=k and temperature > 0, the
+    reported pass_at_k is the unbiased pass@k and accuracy the mean per-sample accuracy.
+    """
+    rows = _rows(dataset)
+    if not rows:
+        raise ValueError("evaluation data set is empty")
+    if num_samples > 1 and temperature <= 0:
+        raise ValueError("num_samples > 1 needs temperature > 0: greedy decoding gives the same completion each time")
+    local = rows
+    synced = False
+    if accelerator is not None and accelerator.num_processes > 1:
+        # Each process takes a strided share; generation under ZeRO-3/FSDP needs every rank in each forward.
+        local = rows[accelerator.process_index :: accelerator.num_processes]
+        synced = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP")
+    generated = generate_completions(
+        model,
+        tokenizer,
+        [r["prompt"] for r in local],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        num_samples=num_samples,
+        temperature=temperature,
+        top_p=top_p,
+        synced_gpus=synced,
+        progress=progress,
+    )
+    samples = []
+    texts = [g[0] for g in generated]
+    nums = [r["nums"] for r in local for _ in range(num_samples)]
+    targets = [r["target"] for r in local for _ in range(num_samples)]
+    correct = equation_reward(None, texts, nums=nums, target=targets)
+    formatted = format_reward(None, texts, nums=nums, target=targets)
+    for i, (text, length, truncated) in enumerate(generated):
+        row = local[i // num_samples]
+        samples.append(
+            dict(
+                prompt_index=i // num_samples,
+                nums=row["nums"],
+                target=row["target"],
+                completion=text,
+                correct=correct[i],
+                format=formatted[i],
+                length=length,
+                truncated=truncated,
+            )
+        )
+    if accelerator is not None and accelerator.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        samples = gather_object(samples)
+    n = len(samples)
+    by_prompt: dict[tuple, list[float]] = {}
+    for s in samples:
+        by_prompt.setdefault((tuple(s["nums"]), s["target"]), []).append(s["correct"])
+    return EvalResult(
+        num_prompts=len(by_prompt),
+        num_samples=num_samples,
+        accuracy=sum(s["correct"] for s in samples) / n,
+        pass_at_k=sum(pass_at_k(len(v), int(sum(v)), num_samples) for v in by_prompt.values()) / len(by_prompt),
+        format_rate=sum(s["format"] for s in samples) / n,
+        mean_length=sum(s["length"] for s in samples) / n,
+        truncation_rate=sum(s["truncated"] for s in samples) / n,
+        samples=samples,
+    )

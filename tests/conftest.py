@@ -1,0 +1,35 @@
+"""Shared fixtures. Tests never touch a model hub: HF_HUB_OFFLINE is set before anything imports transformers."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The default model's tokenizer (converted once into the r1lite cache)."""
+    from r1lite.models import DEFAULT_MODEL, load_tokenizer
+
+    return load_tokenizer(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path():
+    """A cached tiny random model on the default tokenizer (built once)."""
+    from r1lite.models import TINY_MODEL, ensure_default_model
+
+    return str(ensure_default_model(TINY_MODEL))
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path):
+    """Command-line arguments that run the tiny recipe into a fresh output folder."""
+    return ["--config", str(REPO / "configs" / "tiny" / "zero.yaml"), "--output_dir", str(tmp_path / "run")]

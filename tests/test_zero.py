@@ -1,0 +1,153 @@
+"""The R1-Zero stage end to end on the tiny recipe: parsing, bad input, training, rollouts, resume, 2 processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from r1lite import zero
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = sorted((REPO / "configs").glob("*/zero.yaml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.parent.name)
+def test_every_recipe_parses(recipe):
+    # GPU recipes must parse here too (bf16 on a CPU box is checked by the trainer, not the parser).
+    task, training, model_args = zero.parse_args(["--config", str(recipe), "--use_cpu", "true", "--bf16", "false"])
+    assert model_args.model_name_or_path
+    assert training.generation_batch_size % training.num_generations == 0
+
+
+def test_no_arguments_means_default_recipe():
+    task, training, model_args = zero.parse_args([])
+    assert model_args.model_name_or_path == "smollm2-135m-instruct"
+    assert training.output_dir.endswith("smollm2-135m-zero")
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fail the test if anything tries to load the policy model."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the bad input was reported")
+
+    monkeypatch.setattr(zero, "load_policy", refuse)
+
+
+def _bad_json_dataset(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"numbers": [1, 2], "goal": 3}\n')
+    return str(path)
+
+
+BAD_INPUTS = [
+    # (extra args, expected exception, words the message must contain)
+    (["--not_a_key", "1"], ValueError, "not_a_key"),  # unknown key on the command line
+    (["--num_generations", "3"], ValueError, "divisible"),  # 8 completions per batch cannot form groups of 3
+    (["--model_name_or_path", "./no/such/model"], FileNotFoundError, "does not exist"),  # missing model path
+    (["--reward_funcs", "equation_reward", "no_such_reward"], ValueError, "equation_reward"),  # lists known names
+    (["--reward_weights", "1.0"], ValueError, "reward_weights"),  # one weight for two rewards
+    (["--prompt_template", "fancy"], ValueError, "chat_one_shot"),  # lists the templates
+]
+
+
+@pytest.mark.parametrize("extra,error,words", BAD_INPUTS, ids=[b[0][0] for b in BAD_INPUTS])
+def test_bad_input_fails_before_model_loads(tiny_recipe, no_model_load, extra, error, words):
+    with pytest.raises(error, match=words):
+        args = zero.parse_args(tiny_recipe + extra)
+        zero.build_trainer(*args)
+
+
+def test_unknown_key_in_yaml(tmp_path, no_model_load):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text((REPO / "configs/tiny/zero.yaml").read_text() + "\nlearning_rat: 1.0e-3\n")
+    with pytest.raises(ValueError, match="learning_rat"):
+        zero.parse_args(["--config", str(recipe)])
+
+
+def test_dataset_without_columns(tmp_path, tiny_recipe, no_model_load):
+    args = zero.parse_args(tiny_recipe + ["--dataset_name", _bad_json_dataset(tmp_path)])
+    with pytest.raises(ValueError, match="nums"):
+        zero.build_trainer(*args)
+
+
+def _rollouts(run: Path) -> dict[str, list[dict]]:
+    return {f.name: [json.loads(line) for line in f.open()] for f in sorted((run / "rollouts").glob("*.jsonl"))}
+
+
+def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_path):
+    from transformers import AutoModelForCausalLM
+
+    before = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()
+    summary = zero.main(tiny_recipe)
+    run = tmp_path / "run"
+    assert summary["steps"] == 2
+    after = AutoModelForCausalLM.from_pretrained(run).state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed, "no parameter changed after two GRPO steps"
+
+    rollouts = _rollouts(run)
+    assert list(rollouts) == ["step-000000.jsonl", "step-000001.jsonl"]
+    rows = rollouts["step-000000.jsonl"]
+    assert len(rows) == 8  # per_device_train_batch_size completions
+    keys = {"step", "index", "group", "prompt", "completion", "nums", "target", "rewards", "reward", "advantage", "length", "truncated"}
+    assert keys <= set(rows[0])
+    assert set(rows[0]["rewards"]) == {"equation_reward", "shaped_format_reward"}
+    assert [r["group"] for r in rows] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert all(r["length"] <= 16 for r in rows)
+
+    final = json.loads((run / "eval" / "final.json").read_text())
+    assert final["num_prompts"] == 8 and 0.0 <= final["accuracy"] <= 1.0
+
+
+def test_dotted_path_reward_from_recipe(tmp_path, tiny_recipe, tiny_model_path, monkeypatch):
+    (tmp_path / "my_rewards.py").write_text(
+        "def length_reward(prompts, completions, **kwargs):\n"
+        "    return [min(len(c), 50) / 50 for c in completions]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    zero.main(tiny_recipe + ["--reward_funcs", "my_rewards:length_reward", "--max_steps", "1", "--eval_at_end", "false"])
+    rows = _rollouts(tmp_path / "run")["step-000000.jsonl"]
+    assert set(rows[0]["rewards"]) == {"length_reward"}
+
+
+def test_resume_continues_with_the_same_batches(tmp_path, tiny_model_path):
+    """Stop after step 2, resume, reach step 4: step 3's prompts match an uninterrupted run."""
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                control.should_training_stop = True
+
+    base = ["--config", str(REPO / "configs/tiny/zero.yaml"), "--max_steps", "4", "--eval_at_end", "false",
+            "--save_strategy", "steps", "--save_steps", "2", "--lr_scheduler_type", "linear"]
+    zero.main(base + ["--output_dir", str(tmp_path / "full")])
+    zero.main(base + ["--output_dir", str(tmp_path / "part")], callbacks=[StopAt()])
+    assert (tmp_path / "part" / "checkpoint-2").is_dir()
+    summary = zero.main(base + ["--output_dir", str(tmp_path / "part"), "--resume_from_checkpoint", "true"])
+    assert summary["steps"] == 4
+    full, part = _rollouts(tmp_path / "full"), _rollouts(tmp_path / "part")
+    for step in ("step-000002.jsonl", "step-000003.jsonl"):
+        assert [r["prompt"] for r in part[step]] == [r["prompt"] for r in full[step]], step
+        assert [r["completion"] for r in part[step]] == [r["completion"] for r in full[step]], step
+
+
+def test_two_processes_with_accelerate(tmp_path, tiny_model_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        str(REPO / "recipes/zero.py"), "--config", str(REPO / "configs/tiny/zero.yaml"),
+        "--output_dir", str(tmp_path / "run"),
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = _rollouts(tmp_path / "run")["step-000001.jsonl"]
+    assert len(rows) == 16  # 8 completions on each of the 2 processes, gathered and written once
+    assert (tmp_path / "run" / "eval" / "final.json").exists()
