@@ -30,7 +30,7 @@ class TaskConfig:
     max_number: int = field(default=100, metadata={"help": "Largest number in a generated puzzle (numbers are 1..max_number)."})
     target_min: int = field(default=1, metadata={"help": "Smallest target of a generated puzzle."})
     target_max: int = field(default=100, metadata={"help": "Largest target of a generated puzzle."})
-    data_seed: int = field(default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."})
+    puzzle_seed: int = field(default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."})
     prompt_template: str = field(
         default="base",
         metadata={

@@ -18,7 +18,7 @@ def load_train_rows(task: TaskConfig):
     """The training puzzles (columns nums, target, maybe more), validated."""
     name = task.dataset_name
     if name == "countdown":
-        return countdown.generate(task.num_train_puzzles, seed=task.data_seed, split="train", **task.difficulty)
+        return countdown.generate(task.num_train_puzzles, seed=task.puzzle_seed, split="train", **task.difficulty)
     import datasets
 
     if os.path.isdir(name):
@@ -30,9 +30,9 @@ def load_train_rows(task: TaskConfig):
             raise FileNotFoundError(f"dataset_name {name!r}: no such file")
         ds = datasets.load_dataset("json", data_files=name, split="train")
     else:
-        ds = countdown.load_hub_countdown(name, split="train")
+        return countdown.load_hub_countdown(name, split="train")  # validated, held-out puzzles dropped
     countdown.validate_rows(ds)
-    return ds
+    return countdown.prepare_rows(ds)  # keeps nums/target, drops held-out puzzles so evaluation stays unseen
 
 
 def build_datasets(task: TaskConfig, tokenizer):

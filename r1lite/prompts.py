@@ -1,0 +1,130 @@
+"""Prompt templates for the countdown task, after TinyZero.
+
+Every template ends with the assistant's prefilled opening, PREFILL ("Let me solve this
+step by step.\\n<think>"), so a completion starts inside the reasoning: it is
+"reasoning </think> <answer> expression </answer>". Numbers are shown as a Python list
+("[3, 7, 25]"), exactly as TinyZero prints them.
+
+Templates (`make_prompt`):
+  base           TinyZero's template for base models, verbatim
+  chat           the same instruction as the user turn of the model's chat template
+  chat_one_shot  as chat, with a worked example first (small instruct models need it)
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import datasets
+
+PREFILL = "Let me solve this step by step.\n<think>"
+
+INSTRUCTION = (
+    "Using the numbers {numbers}, create an equation that equals {target}. You can use basic "
+    "arithmetic operations (+, -, *, /) and each number can only be used once. Show your work "
+    "in <think> </think> tags. And return the final answer in <answer> </answer> tags, for "
+    "example <answer> (1 + 2) / 3 </answer>."
+)
+"""The question, shared by every template."""
+
+BASE_TEMPLATE = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant "
+    "solves it. The assistant first thinks about the reasoning process in the mind and then "
+    "provides the user with the answer.\n"
+    "User: " + INSTRUCTION + "\n"
+    "Assistant: " + PREFILL
+)
+"""TinyZero's 'base' template (examples/data_preprocess/countdown.py), character for character."""
+
+QWEN_INSTRUCT_SYSTEM = (
+    "You are a helpful assistant. You first thinks about the reasoning process in the mind "
+    "and then provides the user with the answer."
+)
+"""System prompt of TinyZero's 'qwen-instruct' template; pass it as `system` for parity."""
+
+# The worked example of chat_one_shot: 3 * 4 + 2 == 14 (tests check it with the reward).
+ONE_SHOT_NUMS = [2, 3, 4]
+ONE_SHOT_TARGET = 14
+ONE_SHOT_ANSWER = "3 * 4 + 2"
+ONE_SHOT_EXAMPLE = (
+    f"Here is an example. For the numbers {ONE_SHOT_NUMS} and the target {ONE_SHOT_TARGET}, "
+    "a good response is:\n"
+    "<think> 2 * 4 = 8, 8 + 3 = 11, no. 3 * 4 = 12, 12 + 2 = 14. </think> "
+    f"<answer> {ONE_SHOT_ANSWER} </answer>\n\n"
+    "Now it is your turn. "
+)
+
+TEMPLATES = ("base", "chat", "chat_one_shot")
+
+
+def _numbers(nums: Sequence[int]) -> str:
+    """The numbers as TinyZero prints them: a Python list of ints, e.g. "[3, 7, 25]"."""
+    return str([operator.index(n) for n in nums])  # index(): numpy ints yes, floats no
+
+
+def instruction(nums: Sequence[int], target: int) -> str:
+    """The question for one puzzle (the user turn of the chat templates)."""
+    return INSTRUCTION.format(numbers=_numbers(nums), target=operator.index(target))
+
+
+def base_prompt(nums: Sequence[int], target: int) -> str:
+    """TinyZero's base-model prompt for one puzzle, ending with PREFILL."""
+    return BASE_TEMPLATE.format(numbers=_numbers(nums), target=operator.index(target))
+
+
+def chat_prompt(
+    tokenizer: Any,
+    nums: Sequence[int],
+    target: int,
+    *,
+    system: str | None = None,
+    one_shot: bool = False,
+) -> str:
+    """The instruction as a user turn in the tokenizer's chat template, then PREFILL.
+
+    `system` adds a system message (None: none; the chat template may still add its own
+    default). `one_shot` puts ONE_SHOT_EXAMPLE before the question.
+    """
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
+    user = (ONE_SHOT_EXAMPLE if one_shot else "") + instruction(nums, target)
+    messages = ([{"role": "system", "content": system}] if system is not None else []) + [
+        {"role": "user", "content": user}
+    ]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + PREFILL
+
+
+def make_prompt(
+    template: str, nums: Sequence[int], target: int, tokenizer: Any = None, *, system: str | None = None
+) -> str:
+    """One puzzle's prompt in `template` ("base", "chat" or "chat_one_shot").
+
+    The chat templates need `tokenizer`; `system` applies to them only.
+    """
+    _check_template(template, tokenizer)
+    if template == "base":
+        return base_prompt(nums, target)
+    return chat_prompt(tokenizer, nums, target, system=system, one_shot=template == "chat_one_shot")
+
+
+def _check_template(template: str, tokenizer: Any) -> None:
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown prompt template {template!r}; known templates: {', '.join(TEMPLATES)}")
+    if template != "base" and tokenizer is None:
+        raise ValueError(f"prompt template {template!r} needs a tokenizer (its chat template is applied)")
+
+
+def add_prompts(
+    ds: datasets.Dataset, template: str, tokenizer: Any = None, *, system: str | None = None
+) -> datasets.Dataset:
+    """`ds` with a `prompt` column (plain text) built from its `nums` and `target` columns."""
+    _check_template(template, tokenizer)
+
+    def prompts(batch: dict[str, list[Any]]) -> dict[str, list[str]]:
+        pairs = zip(batch["nums"], batch["target"], strict=True)
+        return {"prompt": [make_prompt(template, n, t, tokenizer, system=system) for n, t in pairs]}
+
+    return ds.map(prompts, batched=True, desc=f"{template} prompts")

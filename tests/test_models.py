@@ -1,0 +1,64 @@
+"""Model loading: the offline default model, path checks, tiny test models."""
+
+import time
+
+import pytest
+
+from r1lite import models
+
+
+def test_default_model_loads_offline_from_cache(tokenizer):
+    # The first load (fixture) converted the GGUF once; later loads are a plain local from_pretrained.
+    start = time.perf_counter()
+    model, tok = models.load_model_and_tokenizer(models.DEFAULT_MODEL)
+    seconds = time.perf_counter() - start
+    assert seconds < 5, f"cached default model took {seconds:.1f}s to load"
+    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
+    assert not hasattr(model.config, "quantization_config")  # trainable and savable
+    assert sum(p.numel() for p in model.parameters()) == 134_515_008
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token is not None
+    assert "<|im_start|>assistant" in tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
+
+
+def test_default_model_generates_sensible_text(tokenizer):
+    model, tok = models.load_model_and_tokenizer(models.DEFAULT_MODEL)
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True, return_tensors="pt", return_dict=True,
+    )
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    assert "Paris" in tok.decode(out[0, ids["input_ids"].shape[1]:])
+
+
+def test_tiny_model_shares_the_tokenizer(tokenizer, tiny_model_path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    assert model.config.vocab_size == len(tokenizer)
+    assert model.config.hidden_size == 16 and model.config.num_hidden_layers == 2
+    out = model.generate(**tokenizer("3 + 4 =", return_tensors="pt"), max_new_tokens=4, do_sample=False)
+    assert out.shape[1] > 4
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "./no/such/checkpoint",  # relative path
+        "/no/such/checkpoint",  # absolute path
+        "~/no/such/checkpoint",  # home path
+    ],
+)
+def test_missing_local_path_fails_fast(name):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        models.resolve_model_path(name)
+
+
+def test_hub_ids_pass_through_unchanged():
+    assert models.resolve_model_path("Qwen/Qwen2.5-3B") == "Qwen/Qwen2.5-3B"
+
+
+def test_cache_dir_follows_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("R1LITE_CACHE", str(tmp_path))
+    assert models.cache_dir() == tmp_path

@@ -1,0 +1,191 @@
+"""Tests of r1lite.prompts: TinyZero's templates, the chat variants and the dataset column.
+
+The chat tests use a tiny offline tokenizer (a WordLevel `tokenizers` object with a
+ChatML chat template); nothing is downloaded.
+"""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the hub, whatever the shell says
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+
+import operator
+import re
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from r1lite.countdown import generate, solve
+from r1lite.prompts import (
+    ONE_SHOT_ANSWER,
+    ONE_SHOT_EXAMPLE,
+    ONE_SHOT_NUMS,
+    ONE_SHOT_TARGET,
+    PREFILL,
+    QWEN_INSTRUCT_SYSTEM,
+    add_prompts,
+    base_prompt,
+    chat_prompt,
+    make_prompt,
+)
+from rewards.countdown import equation_reward
+
+# TinyZero's templates (examples/data_preprocess/countdown.py), written out independently
+# of the module under test, for [3, 7, 25] and 46.
+QUESTION = (
+    "Using the numbers [3, 7, 25], create an equation that equals 46. You can use basic arithmetic "
+    "operations (+, -, *, /) and each number can only be used once. Show your work in <think> </think> "
+    "tags. And return the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>."
+)
+TINYZERO_BASE = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+    "The assistant first thinks about the reasoning process in the mind and then provides the user with "
+    "the answer.\nUser: " + QUESTION + "\nAssistant: Let me solve this step by step.\n<think>"
+)
+TINYZERO_QWEN_INSTRUCT = (
+    "<|im_start|>system\nYou are a helpful assistant. You first thinks about the reasoning process in the "
+    "mind and then provides the user with the answer.<|im_end|>\n<|im_start|>user\n "
+    + QUESTION
+    + "<|im_end|>\n<|im_start|>assistant\nLet me solve this step by step.\n<think>"
+)
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def tiny_tokenizer(chat_template: str | None = CHATML) -> PreTrainedTokenizerFast:
+    """An offline fast tokenizer whose only interesting part is its chat template."""
+    backend = Tokenizer(models.WordLevel({"[UNK]": 0, "<|im_start|>": 1, "<|im_end|>": 2}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def chatml() -> PreTrainedTokenizerFast:
+    """Named apart from conftest's `tokenizer` (the default model's, which these tests do not need)."""
+    return tiny_tokenizer()
+
+
+# --------------------------------------------------------------------------- base template
+
+
+def test_base_prompt_is_tinyzero_verbatim():
+    assert base_prompt([3, 7, 25], 46) == TINYZERO_BASE
+
+
+def test_prompts_end_with_the_prefill_and_no_newline():
+    assert PREFILL == "Let me solve this step by step.\n<think>"
+    assert base_prompt([3, 7, 25], 46).endswith("Assistant: " + PREFILL)
+
+
+@pytest.mark.parametrize(
+    "nums",
+    [
+        [3, 7, 25],  # a list
+        (3, 7, 25),  # a tuple prints as a list too
+        np.array([3, 7, 25]),  # numpy ints print as plain ints, not "[ 3  7 25]"
+    ],
+)
+def test_numbers_print_as_a_python_list(nums):
+    assert "Using the numbers [3, 7, 25], create" in base_prompt(nums, np.int64(46))
+
+
+def test_float_numbers_are_rejected():
+    with pytest.raises(TypeError):
+        base_prompt([3.0, 7, 25], 46)
+
+
+# --------------------------------------------------------------------------- chat templates
+
+
+def test_chat_prompt_is_the_question_in_the_chat_template_plus_prefill(chatml):
+    expected = "<|im_start|>user\n" + QUESTION + "<|im_end|>\n<|im_start|>assistant\n" + PREFILL
+    assert chat_prompt(chatml, [3, 7, 25], 46) == expected
+
+
+def test_chat_prompt_with_tinyzero_system_matches_qwen_instruct(chatml):
+    # TinyZero's qwen-instruct template, except its stray space before "Using".
+    expected = TINYZERO_QWEN_INSTRUCT.replace("user\n Using", "user\nUsing")
+    assert chat_prompt(chatml, [3, 7, 25], 46, system=QWEN_INSTRUCT_SYSTEM) == expected
+
+
+def test_one_shot_puts_the_worked_example_before_the_question(chatml):
+    text = chat_prompt(chatml, [3, 7, 25], 46, one_shot=True)
+    assert text == "<|im_start|>user\n" + ONE_SHOT_EXAMPLE + QUESTION + "<|im_end|>\n<|im_start|>assistant\n" + PREFILL
+    assert text.index("<answer> " + ONE_SHOT_ANSWER) < text.index("Using the numbers [3, 7, 25]")
+
+
+def test_one_shot_example_is_correct():
+    # The answer solves the example puzzle (independent evaluator) ...
+    answer = f"</think> <answer> {ONE_SHOT_ANSWER} </answer>"
+    assert equation_reward([""], [answer], nums=[ONE_SHOT_NUMS], target=[ONE_SHOT_TARGET]) == [1.0]
+    assert solve(ONE_SHOT_NUMS, ONE_SHOT_TARGET) is not None
+    # ... and every "a op b = c" step of its reasoning is true arithmetic.
+    steps = re.findall(r"(\d+) ([-+*/]) (\d+) = (\d+)", ONE_SHOT_EXAMPLE)
+    ops = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+    assert len(steps) == 4
+    assert all(ops[op](int(a), int(b)) == int(c) for a, op, b, c in steps)
+
+
+def test_chat_prompt_needs_a_chat_template():
+    with pytest.raises(ValueError, match="chat_template"):
+        chat_prompt(tiny_tokenizer(chat_template=None), [3, 7, 25], 46)
+
+
+# --------------------------------------------------------------------------- make_prompt / add_prompts
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("base", lambda tok: base_prompt([3, 7, 25], 46)),  # no tokenizer involved
+        ("chat", lambda tok: chat_prompt(tok, [3, 7, 25], 46)),  # the plain chat variant
+        ("chat_one_shot", lambda tok: chat_prompt(tok, [3, 7, 25], 46, one_shot=True)),  # with the example
+    ],
+)
+def test_make_prompt_dispatches_by_template(chatml, template, expected):
+    assert make_prompt(template, [3, 7, 25], 46, chatml) == expected(chatml)
+
+
+def test_make_prompt_base_needs_no_tokenizer():
+    assert make_prompt("base", [3, 7, 25], 46) == TINYZERO_BASE
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("qwen-instruct", "unknown prompt template 'qwen-instruct'; known templates: base, chat, chat_one_shot"),
+        ("Base", "unknown prompt template 'Base'"),  # names are case-sensitive
+        ("chat", "'chat' needs a tokenizer"),  # chat without a tokenizer
+        ("chat_one_shot", "'chat_one_shot' needs a tokenizer"),  # likewise
+    ],
+)
+def test_make_prompt_rejects_bad_requests(template, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_prompt(template, [3, 7, 25], 46)
+
+
+@pytest.mark.parametrize("template", ["base", "chat", "chat_one_shot"])
+def test_add_prompts_adds_a_prompt_column(chatml, template):
+    ds = generate(8, seed=1)
+    out = add_prompts(ds, template, chatml)
+    assert out.column_names == ["nums", "target", "solution", "prompt"]
+    rows = out[:]
+    pairs = zip(rows["nums"], rows["target"], strict=True)
+    assert rows["prompt"] == [make_prompt(template, n, t, chatml) for n, t in pairs]
+
+
+def test_add_prompts_checks_the_template_before_mapping():
+    empty = generate(0)
+    with pytest.raises(ValueError, match="unknown prompt template"):
+        add_prompts(empty, "nope")
+    with pytest.raises(ValueError, match="needs a tokenizer"):
+        add_prompts(empty, "chat")
