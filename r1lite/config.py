@@ -51,6 +51,13 @@ class TaskConfig:
     )
     eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
     eval_batch_size: int = field(default=32, metadata={"help": "Prompts per generation batch during evaluation."})
+    completion_only_logits: bool = field(
+        default=True,
+        metadata={
+            "help": "Without Triton (on a CPU), compute logits for completion positions only instead of TRL's "
+            "all-positions fallback. No effect on CUDA, where TRL already does this."
+        },
+    )
     rollout_log: bool = field(
         default=True,
         metadata={"help": "Write every completion with its rewards and advantage to <output_dir>/rollouts/."},

@@ -1,4 +1,11 @@
-"""``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log. Nothing else is overridden.
+"""``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log and completion-only logits on the CPU.
+
+Completion-only logits: TRL 1.16 scores log-probabilities through a fused, chunked LM head. On
+CUDA (Triton) it projects only the completion positions; elsewhere it projects EVERY position,
+prompt included, through the 49,152-word vocabulary, forward and backward. With a 300-token
+prompt and 96 completion tokens that is 4x the needed work and dominated the step on a CPU. When
+``completion_only_logits`` is on and the device has no Triton, the model is asked for logits of the
+completion positions only (``logits_to_keep``), processed ``batch_size`` rows at a time.
 
 Rollout log schema (one JSON object per completion, one file per generation round, written once by
 the main process after gathering every rank's completions):
@@ -25,16 +32,61 @@ import os
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
+from trl.trainer.utils import entropy_from_logits, selective_log_softmax
+
+try:  # where TRL decides between its Triton path (completion positions only) and the all-positions fallback
+    from trl.kernels.chunked_logprob import _use_triton
+except ImportError:  # another TRL layout: assume its kernel is fine and keep TRL's path
+
+    def _use_triton(device: torch.device) -> bool:
+        return True
 
 
 class R1ZeroTrainer(GRPOTrainer):
     """GRPOTrainer that records each generation round to ``<output_dir>/rollouts/`` when ``rollout_log`` is on."""
 
-    def __init__(self, *args, rollout_log: bool = True, **kwargs):
+    def __init__(self, *args, rollout_log: bool = True, completion_only_logits: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.rollout_log = rollout_log
+        self.completion_only_logits = completion_only_logits
         self._local_lengths: list[int] = []
         self._local_truncated: list[bool] = []
+
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
+        compute_aux_loss=False, **multimodal,
+    ):
+        if (
+            not self.completion_only_logits
+            or _use_triton(input_ids.device)
+            or compute_aux_loss
+            or any(v is not None for v in multimodal.values())
+        ):
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
+                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal,
+            )
+        entropy_grad = bool(getattr(self.args, "entropy_coef", 0.0)) or getattr(self.args, "use_adaptive_entropy", False)
+        batch_size = batch_size or input_ids.size(0)
+        all_logps, all_entropies = [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            ids = input_ids[start : start + batch_size]  # (b, P+C)
+            mask = attention_mask[start : start + batch_size]  # (b, P+C)
+            with self.accelerator.autocast():
+                # position t predicts token t+1, so C+1 positions cover the C completion tokens
+                logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=logits_to_keep + 1, use_cache=False).logits
+            logits = logits[:, :-1, :].float() / self.temperature  # (b, C, V)
+            targets = ids[:, -logits_to_keep:]  # (b, C)
+            all_logps.append(selective_log_softmax(logits, targets))  # (b, C)
+            if compute_entropy:
+                if entropy_grad:
+                    all_entropies.append(entropy_from_logits(logits))  # (b, C)
+                else:
+                    with torch.no_grad():
+                        all_entropies.append(entropy_from_logits(logits))  # (b, C)
+        logps = torch.cat(all_logps, dim=0)  # (B, C)
+        entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None  # (B, C)
+        return logps, entropies, None
 
     def _generate(self, prompts: list):
         result = super()._generate(prompts)

@@ -18,6 +18,7 @@ from pathlib import Path
 from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 
 from r1lite.config import TaskConfig
+from r1lite.cpu import configure_cpu
 from r1lite.data import build_datasets
 from r1lite.models import resolve_model_path
 
@@ -106,6 +107,7 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
         peft_config=get_peft_config(model_args),
         callbacks=[*extra, progress_cb],
         rollout_log=task.rollout_log,
+        completion_only_logits=task.completion_only_logits,
     )
     progress_cb.trainer = trainer
     if eval_cb is not None:
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     """Run the R1-Zero stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     task, training, model_args = parse_args(argv)
+    configure_cpu(training)
     start = time.time()
     trainer = build_trainer(task, training, model_args, callbacks=callbacks)
     resume = training.resume_from_checkpoint

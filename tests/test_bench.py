@@ -1,0 +1,23 @@
+"""Each benchmark script starts and prints its numbers (tiny sizes; benchmarks are not timed tests)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(*args, timeout=600):
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_bench_rewards_starts():
+    out = _run("bench/bench_rewards.py", "--n", "200", "--repeats", "1")
+    assert "completions/s" in out
+
+
+def test_bench_overhead_starts(tiny_model_path):
+    out = _run("bench/bench_overhead.py", "--config", "configs/tiny/zero.yaml", "--rounds", "1", "--steps", "1")
+    assert "ratio to A" in out

@@ -1,0 +1,59 @@
+"""Held-out evaluation: pass@k arithmetic and recipes/eval.py on a tiny model."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from r1lite.evaluation import pass_at_k
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "n,c,k,expected",
+    [
+        (1, 1, 1, 1.0),  # greedy, correct
+        (1, 0, 1, 0.0),  # greedy, wrong
+        (8, 0, 8, 0.0),  # nothing correct
+        (8, 1, 8, 1.0),  # one hit among k=n samples solves the prompt
+        (4, 2, 1, 0.5),  # pass@1 is the fraction correct
+        (4, 1, 2, 0.5),  # 1 - C(3,2)/C(4,2) = 1 - 3/6
+    ],
+)
+def test_pass_at_k(n, c, k, expected):
+    assert pass_at_k(n, c, k) == pytest.approx(expected)
+
+
+def _eval_recipe():
+    spec = importlib.util.spec_from_file_location("eval_recipe", REPO / "recipes" / "eval.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_recipe_greedy_and_sampled(tmp_path, tiny_model_path):
+    recipe = _eval_recipe()
+    out = tmp_path / "greedy.json"
+    report = recipe.main([tiny_model_path, "--eval_puzzles", "4", "--max_new_tokens", "6", "--output", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["num_prompts"] == 4 and saved["num_samples"] == 1 and len(saved["samples"]) == 4
+    assert report["accuracy"] == saved["accuracy"]
+
+    out = tmp_path / "sampled.json"
+    recipe.main([tiny_model_path, "--eval_puzzles", "3", "--max_new_tokens", "4", "--num_samples", "2",
+                 "--temperature", "1.0", "--output", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["num_samples"] == 2 and len(saved["samples"]) == 6
+    assert 0.0 <= saved["pass_at_k"] <= 1.0
+
+
+def test_eval_recipe_rejects_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _eval_recipe().main([str(tmp_path / "nope")])
+
+
+def test_sampling_without_temperature_is_refused(tiny_model_path):
+    with pytest.raises(ValueError, match="temperature"):
+        _eval_recipe().main([tiny_model_path, "--eval_puzzles", "2", "--num_samples", "4"])
