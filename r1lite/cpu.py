@@ -57,3 +57,4 @@ def configure_cpu(training) -> None:
             matmul_gflops(torch.bfloat16), matmul_gflops(torch.float32),
         )
         training.bf16 = False
+        training.mixed_precision = "no"  # TrainingArguments derived it from bf16 already; the Trainer reads this

@@ -62,3 +62,15 @@ def test_hub_ids_pass_through_unchanged():
 def test_cache_dir_follows_env(monkeypatch, tmp_path):
     monkeypatch.setenv("R1LITE_CACHE", str(tmp_path))
     assert models.cache_dir() == tmp_path
+
+
+def test_cpu_without_fast_bf16_trains_in_fp32(monkeypatch, tmp_path):
+    from trl import GRPOConfig
+
+    from r1lite import cpu
+
+    monkeypatch.setattr(cpu, "has_fast_bf16", lambda: False)
+    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, per_device_train_batch_size=4,
+                      num_generations=2, report_to="none")
+    cpu.configure_cpu(args)
+    assert args.bf16 is False and args.mixed_precision == "no"

@@ -116,7 +116,10 @@ def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_pa
 
     final = json.loads((run / "eval" / "final.json").read_text())
     assert final["num_prompts"] == 8 and 0.0 <= final["accuracy"] <= 1.0
-    assert (run / "run_summary.json").exists()
+    from r1lite.summary import run_table
+
+    table = run_table(run)
+    assert "| 2 |" in table and "Held-out (8 puzzles" in table
 
 
 def test_resume_continues_with_the_same_batches(tmp_path, tiny_model_path, length_reward):

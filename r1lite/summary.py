@@ -1,0 +1,45 @@
+"""A finished run as a Markdown table: per-step rewards and time, then the held-out evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+COLUMNS = [
+    ("reward", "reward"),
+    ("rewards/equation_reward/mean", "equation"),
+    ("rewards/format_reward/mean", "format"),
+    ("rewards/shaped_format_reward/mean", "shaped format"),
+    ("frac_reward_zero_std", "zero-variance groups"),
+    ("completions/mean_length", "mean tokens"),
+    ("step_time", "step s"),
+]
+
+
+def run_table(run_dir: str | Path) -> str:
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "run_summary.json"
+    if not summary_path.exists():
+        raise FileNotFoundError(f"{summary_path} not found: is {run_dir} the output_dir of a finished run?")
+    summary = json.loads(summary_path.read_text())
+    steps = [h for h in summary["log_history"] if "reward" in h]
+    shown = [(key, name) for key, name in COLUMNS if any(key in h for h in steps)]
+    lines = [
+        f"Run `{run_dir}`: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min (wall clock, with loading and evaluation).",
+        "",
+        "| step | " + " | ".join(name for _, name in shown) + " |",
+        "| ---: | " + " | ".join("---:" for _ in shown) + " |",
+    ]
+    for h in steps:
+        cells = [f"{h[key]:.3g}" if key in h else "" for key, _ in shown]
+        lines.append(f"| {h.get('step', '')} | " + " | ".join(cells) + " |")
+    final = run_dir / "eval" / "final.json"
+    if final.exists():
+        ev = json.loads(final.read_text())
+        lines += [
+            "",
+            f"Held-out ({ev['num_prompts']} puzzles, greedy): accuracy {ev['accuracy']:.3f}, "
+            f"format rate {ev['format_rate']:.3f}, mean length {ev['mean_length']:.1f} tokens, "
+            f"truncated {ev['truncation_rate']:.3f}.",
+        ]
+    return "\n".join(lines)
