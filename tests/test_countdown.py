@@ -4,11 +4,6 @@ Solutions are checked with the rewards package's safe evaluator (`equation_rewar
 implementation independent of the solver and the generator.
 """
 
-import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the hub, whatever the shell says
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-
 import itertools
 import time
 

@@ -4,11 +4,6 @@ The chat tests use a tiny offline tokenizer (a WordLevel `tokenizers` object wit
 ChatML chat template); nothing is downloaded.
 """
 
-import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the hub, whatever the shell says
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-
 import operator
 import re
 
