@@ -2,8 +2,9 @@
 
 Both sides get the same recipe: model, prompts (same data set, same seed, so the same batches),
 reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.zero.build_trainer`` with
-r1lite's extras off (no rollout log, no held-out evaluation); C (``--with_extras``) is B with
-the rollout log on. Runs alternate A B A B ... in this one process; each run loads a fresh model
+r1lite's extras off (no rollout log, no held-out evaluation, TRL's own log-probability path), so
+B/A is r1lite's overhead; C (``--with_extras``) is r1lite as a recipe runs it: rollout log on and
+completion-only logits on the CPU. Runs alternate A B A B ... in this one process; each run loads a fresh model
 and trains ``--steps`` steps; the first step of each run is warm-up and not counted. Prints the
 median step time of each side, the ratio, and the mean reward of each side (same steps, so a
 faster side that learns less would show).
@@ -51,7 +52,8 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
 
     args = argv + ["--max_steps", str(steps), "--output_dir", out, "--save_strategy", "no",
                    "--eval_at_end", "false", "--eval_every", "0", "--logging_steps", "1",
-                   "--rollout_log", "true" if side == "C" else "false"]
+                   "--rollout_log", "true" if side == "C" else "false",
+                   "--completion_only_logits", "true" if side == "C" else "false"]
     task, training, model_args = zero.parse_args(args)
     from r1lite.cpu import configure_cpu
 
@@ -99,7 +101,7 @@ def main() -> None:
                 results[side] += counted
                 rewards[side] += timer.rewards
                 print(f"round {r} side {side}: steps {[round(t, 2) for t in timer.times]} s", flush=True)
-    names = {"A": "plain TRL GRPOTrainer", "B": "r1lite, extras off", "C": "r1lite, rollout log on"}
+    names = {"A": "plain TRL GRPOTrainer", "B": "r1lite, extras off", "C": "r1lite, defaults"}
     print()
     print("command: python " + " ".join(shlex.quote(x) for x in sys.argv))
     print(f"{'side':28s} {'median step s':>14s} {'ratio to A':>11s} {'mean reward':>12s}  steps counted")
