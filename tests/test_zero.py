@@ -158,3 +158,12 @@ def test_two_processes_with_accelerate(tmp_path, tiny_model_path):
     rows = _rollouts(tmp_path / "run")["step-000001.jsonl"]
     assert len(rows) == 16  # 8 completions on each of the 2 processes, gathered and written once
     assert (tmp_path / "run" / "eval" / "final.json").exists()
+
+
+def test_lora_through_peft(tmp_path, tiny_recipe, tiny_model_path, length_reward):
+    pytest.importorskip("peft")
+    zero.main(tiny_recipe + length_reward + ["--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8",
+                                             "--lora_target_modules", "q_proj", "v_proj", "--eval_at_end", "false"])
+    run = tmp_path / "run"
+    assert (run / "adapter_model.safetensors").exists() and (run / "adapter_config.json").exists()
+    assert len(_rollouts(run)) == 2
