@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, GRPOConfig, M
     return task, training, model_args
 
 
-def load_policy(model_args: ModelConfig, training: GRPOConfig):
+def load_policy(model_args: ModelConfig):
     """Load the policy model and tokenizer (left padding, as GRPO needs)."""
     from r1lite.models import load_model_and_tokenizer
 
@@ -84,7 +84,7 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
     from r1lite.callbacks import HeldoutEvalCallback, RewardProgressCallback
     from r1lite.trainer import R1ZeroTrainer
 
-    model, tokenizer = load_policy(model_args, training)
+    model, tokenizer = load_policy(model_args)
     eval_cb = None
     extra = list(callbacks)
     if task.eval_every or task.eval_at_end:

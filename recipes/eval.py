@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from r1lite.config import PROMPT_TEMPLATES
+from r1lite.config import PROMPT_TEMPLATES, TaskConfig
 from r1lite.countdown import heldout
 from r1lite.evaluation import evaluate
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
@@ -45,12 +45,13 @@ def main(argv=None) -> dict:
 
     accelerator = Accelerator()
     path = resolve_model_path(args.model)  # fails fast on a missing local path
-    difficulty = dict(
+    difficulty = TaskConfig(  # the same difficulty knobs (and checks) as a recipe's
         min_numbers=args.min_numbers,
         max_numbers=args.max_numbers,
         max_number=args.max_number,
-        target_range=(args.target_min, args.target_max),
-    )
+        target_min=args.target_min,
+        target_max=args.target_max,
+    ).difficulty
     model, tokenizer = load_model_and_tokenizer(path, dtype=args.dtype)
     model.to(accelerator.device)
     data = add_prompts(heldout(args.eval_puzzles, **difficulty), args.prompt_template, tokenizer)
