@@ -65,8 +65,10 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
         from rewards import get_reward_funcs
 
         model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
-        train, _ = build_datasets(task, load_tokenizer(model_args.model_name_or_path))
-        model, tokenizer = zero.load_policy(model_args)
+        tokenizer = load_tokenizer(model_args.model_name_or_path)
+        tokenizer.padding_side = "left"
+        train, _ = build_datasets(task, tokenizer)
+        model = zero.load_policy(model_args)
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=get_reward_funcs(task.reward_funcs),

@@ -29,13 +29,9 @@ class HeldoutEvalCallback(TrainerCallback):
         self.at_end = at_end
         self.batch_size = batch_size
         self.trainer = None  # set by build_trainer: evaluation needs the accelerator and the wrapped model
-        self._last_step = -1
 
     def _run(self, state, name: str | None = None):
         trainer = self.trainer
-        if state.global_step == self._last_step:
-            return
-        self._last_step = state.global_step
         model = trainer.accelerator.unwrap_model(trainer.model)
         result = evaluate(
             model,
@@ -68,7 +64,6 @@ class HeldoutEvalCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.at_end:
-            self._last_step = -1  # always write final.json, even when a periodic eval just ran
             self._run(state, "final.json")
 
 

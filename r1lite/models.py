@@ -164,13 +164,17 @@ def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
     return tokenizer
 
 
-def load_model_and_tokenizer(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
-    """Load a causal LM and its tokenizer from a built-in short name, a local folder or a hub id."""
+def load_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
+    """Load a causal LM from a built-in short name, a local folder or a hub id."""
     from transformers import AutoModelForCausalLM
 
+    return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=dtype or "auto")
+
+
+def load_model_and_tokenizer(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
+    """Load a causal LM and its tokenizer from a built-in short name, a local folder or a hub id."""
     path = resolve_model_path(name_or_path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or "auto")
-    return model, load_tokenizer(path)
+    return load_model(path, dtype), load_tokenizer(path)
 
 
 def tiny_model(

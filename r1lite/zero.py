@@ -41,15 +41,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, GRPOConfig, M
 
 
 def load_policy(model_args: ModelConfig):
-    """Load the policy model and tokenizer (left padding, as GRPO needs)."""
-    from r1lite.models import load_model_and_tokenizer
+    """Load the policy model in the recipe's dtype and attention implementation."""
+    from r1lite.models import load_model
 
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else None
-    model, tokenizer = load_model_and_tokenizer(model_args.model_name_or_path, dtype=dtype)
+    model = load_model(model_args.model_name_or_path, dtype=dtype)
     if model_args.attn_implementation:
         model.config._attn_implementation = model_args.attn_implementation
-    tokenizer.padding_side = "left"
-    return model, tokenizer
+    return model
 
 
 def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfig, callbacks=()):
@@ -78,13 +77,14 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
     from r1lite.models import load_tokenizer
 
     tokenizer = load_tokenizer(model_args.model_name_or_path)
+    tokenizer.padding_side = "left"  # GRPO generates from left-padded prompts
     train_dataset, eval_dataset = build_datasets(task, tokenizer)
 
     # 2. The model.
     from r1lite.callbacks import HeldoutEvalCallback, RewardProgressCallback
     from r1lite.trainer import R1ZeroTrainer
 
-    model, tokenizer = load_policy(model_args)
+    model = load_policy(model_args)
     eval_cb = None
     extra = list(callbacks)
     if task.eval_every or task.eval_at_end:
