@@ -34,7 +34,15 @@ def matmul_gflops(dtype: torch.dtype, n: int = 256, repeats: int = 3) -> float:
 
 
 def has_fast_bf16() -> bool:
-    """True when a bf16 matrix multiply is at least half as fast as fp32 here."""
+    """True when this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX).
+
+    Asks torch for the instruction sets; where torch cannot tell, measures instead (a bf16 matrix
+    multiply at least half as fast as fp32). The flags come first because a measurement on a busy
+    machine can mistake slow emulated bf16 for fast.
+    """
+    flags = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(callable(f) for f in flags):
+        return any(f() for f in flags)
     return matmul_gflops(torch.bfloat16) >= 0.5 * matmul_gflops(torch.float32)
 
 

@@ -61,6 +61,7 @@ def generate_completions(
     top_p: float = 1.0,
     synced_gpus: bool = False,
     progress: bool = True,
+    desc: str = "eval",
 ) -> list[tuple[str, int, bool]]:
     """Generate ``num_samples`` completions per prompt; returns (text, token_count, truncated) per completion.
 
@@ -76,7 +77,7 @@ def generate_completions(
     out: list[tuple[str, int, bool]] = []
     expanded = [p for p in prompts for _ in range(num_samples)]
     try:
-        for start in tqdm(range(0, len(expanded), batch_size), desc="eval", disable=not progress, leave=False):
+        for start in tqdm(range(0, len(expanded), batch_size), desc=desc, disable=not progress, leave=False):
             batch = tokenizer(expanded[start : start + batch_size], return_tensors="pt", padding=True).to(device)
             generated = model.generate(
                 **batch,

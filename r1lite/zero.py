@@ -21,6 +21,7 @@ from r1lite.config import TaskConfig
 from r1lite.cpu import configure_cpu
 from r1lite.data import build_datasets
 from r1lite.models import resolve_model_path
+from r1lite.record import write_task_record
 
 logger = logging.getLogger("r1lite.zero")
 
@@ -108,6 +109,7 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
         callbacks=[*extra, progress_cb],
         rollout_log=task.rollout_log,
         completion_only_logits=task.completion_only_logits,
+        reflection_words=task.reflection_words,
     )
     progress_cb.trainer = trainer
     if eval_cb is not None:
@@ -121,7 +123,10 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     task, training, model_args = parse_args(argv)
     configure_cpu(training)
     start = time.time()
+    base_model = model_args.model_name_or_path  # as named in the recipe, before resolving to a cache path
     trainer = build_trainer(task, training, model_args, callbacks=callbacks)
+    if trainer.accelerator.is_main_process:
+        write_task_record(training.output_dir, task, base_model, training.max_completion_length)
     resume = training.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
         resume = True

@@ -1,0 +1,247 @@
+"""The whole R1-Zero -> R1 chain from one YAML: base -> GRPO -> rejection sampling -> SFT -> evaluation.
+
+Pipeline YAML (``configs/*/pipeline.yaml``)::
+
+    output_dir: runs/smollm2-135m-pipeline
+    zero:                                    # the R1-Zero stage
+      config: configs/smollm2-135m/zero.yaml # a zero recipe (optional) ...
+      max_steps: 12                          # ... and keys that override it
+    sft:                                     # the R1 stage, same shape
+      config: configs/smollm2-135m/sft.yaml
+    eval:                                    # optional; defaults come from the zero stage's task
+      puzzles: 32                            # held-out puzzles (default: the task's eval_puzzles)
+      max_new_tokens: 96                     # default: the zero stage's max_completion_length
+      batch_size: 32
+
+Each stage writes into its own folder under ``output_dir`` and is skipped when its outputs are
+there, so running the same command again resumes a stopped pipeline (an interrupted GRPO or SFT
+stage resumes from its last checkpoint):
+
+    zero/    the R1-Zero model (the merged recipe it ran: zero/recipe.yaml)
+    sft/     samples/ (the kept set and filter statistics), the R1 model (sft/recipe.yaml)
+    eval/    base.json, zero.json, sft.json: greedy held-out evaluation with every completion
+    results.json, results.md    the final table
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+logger = logging.getLogger("r1lite.pipeline")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PIPELINE = REPO_ROOT / "configs" / "smollm2-135m" / "pipeline.yaml"
+SECTIONS = ("zero", "sft", "eval")
+EVAL_KEYS = ("puzzles", "max_new_tokens", "batch_size")
+MODELS = ("base", "zero", "sft")
+
+
+def _find(path: str, where: Path) -> Path:
+    """A recipe path as given (relative to the working directory), else relative to the pipeline YAML, else the repo."""
+    for candidate in (Path(path), where / path, REPO_ROOT / path):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"recipe {path!r} not found (looked in the working directory, {where} and {REPO_ROOT})")
+
+
+def load_pipeline(path: str | os.PathLike, overrides: dict | None = None) -> dict:
+    """Read and check a pipeline YAML; returns {output_dir, zero: {...}, sft: {...}, eval: {...}} with recipes merged."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"pipeline config {path} not found")
+    spec = yaml.safe_load(path.read_text()) or {}
+    spec.update(overrides or {})
+    unknown = sorted(set(spec) - {"output_dir", *SECTIONS})
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {unknown}; a pipeline has output_dir, zero, sft and eval")
+    if not spec.get("output_dir"):
+        raise ValueError(f"{path}: output_dir is not set")
+    out = {"output_dir": spec["output_dir"], "eval": dict(spec.get("eval") or {})}
+    bad = sorted(set(out["eval"]) - set(EVAL_KEYS))
+    if bad:
+        raise ValueError(f"{path}: unknown keys {bad} in eval; known: {list(EVAL_KEYS)}")
+    for stage in ("zero", "sft"):
+        section = dict(spec.get(stage) or {})
+        base = section.pop("config", None)
+        recipe = yaml.safe_load(_find(base, path.parent).read_text()) if base else {}
+        # The pipeline evaluates every model alike at the end, so the stages skip their own final
+        # evaluation unless the pipeline's section asks for it.
+        out[stage] = {**recipe, "eval_at_end": False, **section}
+    return out
+
+
+def _write_recipe(recipe: dict, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "recipe.yaml"
+    target.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return target
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return any(folder.glob("checkpoint-*"))
+
+
+def run_zero(spec: dict, root: Path) -> Path:
+    folder = root / "zero"
+    if (folder / "run_summary.json").exists():
+        logger.info("zero stage done already (%s); delete the folder to run it again", folder)
+        return folder
+    from r1lite import zero
+
+    recipe = {**spec["zero"], "output_dir": str(folder)}
+    if _has_checkpoint(folder):
+        recipe["resume_from_checkpoint"] = True
+    zero.main(["--config", str(_write_recipe(recipe, folder))])
+    gc.collect()
+    return folder
+
+
+def run_sft(spec: dict, root: Path, zero_dir: Path) -> Path:
+    folder = root / "sft"
+    if (folder / "run_summary.json").exists():
+        logger.info("sft stage done already (%s); delete the folder to run it again", folder)
+        return folder
+    from r1lite import sft
+
+    recipe = {**spec["sft"], "output_dir": str(folder), "sample_from": str(zero_dir)}
+    if _has_checkpoint(folder):
+        recipe["resume_from_checkpoint"] = True
+    sft.main(["--config", str(_write_recipe(recipe, folder))])
+    gc.collect()
+    return folder
+
+
+def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
+    """Greedy held-out evaluation of each model with the zero stage's task; results cached in eval/<name>.json."""
+    from accelerate import PartialState
+
+    from r1lite.countdown import heldout
+    from r1lite.evaluation import evaluate
+    from r1lite.models import load_model, load_tokenizer, resolve_model_path
+    from r1lite.prompts import add_prompts
+    from r1lite.readability import readability_rates
+    from r1lite.record import find_task_record, task_from_record
+
+    record = find_task_record(models["zero"])
+    task = task_from_record(record)
+    options = spec["eval"]
+    max_new_tokens = options.get("max_new_tokens", record["max_completion_length"])
+    state = PartialState()
+    results = {}
+    for name, model_path in models.items():
+        target = root / "eval" / f"{name}.json"
+        if target.exists():
+            results[name] = json.loads(target.read_text())
+            continue
+        tokenizer = load_tokenizer(resolve_model_path(model_path))
+        data = add_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer)
+        model = load_model(resolve_model_path(model_path)).to(state.device)
+        start = time.time()
+        result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
+                          batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
+                          progress=state.is_main_process)
+        del model
+        gc.collect()
+        metrics = {k.removeprefix("eval/"): v for k, v in result.metrics().items()}
+        metrics.update(readability_rates([s["completion"] for s in result.samples]))
+        results[name] = {"model": model_path, "seconds": round(time.time() - start, 1), **metrics,
+                         "num_prompts": result.num_prompts, "samples": result.samples}
+        if state.is_main_process:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(results[name], indent=1))
+        logger.info("held-out %s: %s", name, metrics)
+    return results
+
+
+COLUMNS = [
+    ("accuracy", "accuracy"),
+    ("format_rate", "format"),
+    ("mean_length", "mean tokens"),
+    ("truncation_rate", "truncated"),
+    ("reasoning_words", "reasoning words"),
+    ("repetition_rate", "repetition"),
+    ("language_mixing_rate", "language mixing"),
+    ("empty_reasoning_rate", "empty reasoning"),
+    ("readable_rate", "readable"),
+]
+
+
+def results_table(results: dict[str, dict], filter_stats: dict | None = None) -> str:
+    """The final Markdown table: one row per model."""
+    lines = ["| model | " + " | ".join(title for _, title in COLUMNS) + " |", "| --- |" + " ---: |" * len(COLUMNS)]
+    labels = {"base": "base", "zero": "after R1-Zero", "sft": "after SFT (R1)"}
+    for name, metrics in results.items():
+        cells = [f"{metrics[key]:.3f}" if key != "mean_length" and key != "reasoning_words" else f"{metrics[key]:.1f}" for key, _ in COLUMNS]
+        lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
+    first = next(iter(results.values()))
+    lines += ["", f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions."]
+    if filter_stats:
+        from r1lite.rejection import describe
+
+        lines.append(f"Rejection sampling: {describe(filter_stats)}.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run (or resume) the pipeline; returns the results written to ``<output_dir>/results.json``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/pipeline.py)")
+    parser.add_argument("--config", default=str(DEFAULT_PIPELINE), help="pipeline YAML")
+    parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    spec = load_pipeline(args.config, {"output_dir": args.output_dir} if args.output_dir else None)
+    for stage in ("zero", "sft"):  # the cheap checks of both stages before the first one trains
+        _check_stage(stage, spec[stage])
+    root = Path(spec["output_dir"])
+    start = time.time()
+    zero_dir = run_zero(spec, root)
+    sft_dir = run_sft(spec, root, zero_dir)
+    base = json.loads((zero_dir / "r1lite_task.json").read_text())["base_model"]
+    results = run_eval(spec, root, {"base": base, "zero": str(zero_dir), "sft": str(sft_dir)})
+    stats_path = sft_dir / "samples" / "filter_stats.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else None
+    table = results_table(results, stats)
+    summary = {
+        "models": {name: {k: v for k, v in r.items() if k != "samples"} for name, r in results.items()},
+        "filter_stats": stats,
+        "seconds_this_call": round(time.time() - start, 1),
+    }
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        (root / "results.json").write_text(json.dumps(summary, indent=1))
+        (root / "results.md").write_text(table + "\n")
+        print(table)
+    return summary
+
+
+def _check_stage(stage: str, recipe: dict) -> None:
+    """Parse a stage's merged recipe without running it: unknown keys and bad values fail before any training."""
+    import tempfile
+
+    from trl import GRPOConfig, ModelConfig, SFTConfig, TrlParser
+
+    from r1lite.config import TaskConfig
+    from r1lite.sft_config import CleanupConfig
+
+    classes = (TaskConfig, GRPOConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
+    recipe = {**recipe, "output_dir": recipe.get("output_dir", "unused")}
+    if stage == "sft":
+        recipe["sample_from"] = "unused"  # the pipeline sets it to the zero stage's folder
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(recipe, f)
+    try:
+        TrlParser(classes).parse_args_and_config(args=["--config", f.name])
+    except (ValueError, SystemExit) as err:
+        raise ValueError(f"the {stage} section of the pipeline does not parse: {err}") from err
+    finally:
+        os.unlink(f.name)

@@ -1,0 +1,258 @@
+"""Rejection sampling: the data half of DeepSeek-R1's cleanup of R1-Zero.
+
+From an R1-Zero checkpoint, sample k completions per training prompt, score them with the reward
+functions of the RL stage, and keep a completion only if, in this order (the first failure is the
+reason it is counted under):
+
+    truncated          it hit the token cap without finishing (``drop_truncated``)
+    <reward> < value   a ``keep_if`` rule fails (default: equation_reward>=1, format_reward>=1)
+    repetition, language_mixing, empty_reasoning    the readability checks (r1lite.readability)
+    too_short, too_long                              the token bounds
+    duplicate          the same text (whitespace-normalised) was already kept for this prompt
+    over_cap           max_kept_per_prompt completions of this prompt are already kept
+
+Outputs, in ``<folder>``: ``kept/`` (a ``datasets`` folder with columns prompt, completion, nums,
+target, rewards, tokens), ``samples.jsonl`` (every sample with its reasons) and, written last so
+its presence means the folder is complete, ``filter_stats.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from r1lite.sft_config import CleanupConfig
+
+logger = logging.getLogger(__name__)
+
+STATS_FILE = "filter_stats.json"
+
+
+class EmptyKeptSetError(RuntimeError):
+    """Nothing passed the filter; the message says how many were sampled and why they were dropped."""
+
+
+@dataclass
+class Sample:
+    prompt_index: int
+    prompt: str
+    completion: str
+    tokens: int
+    truncated: bool
+    row: dict  # the puzzle's columns other than the prompt (nums, target, ...)
+
+
+def is_complete(folder: str | os.PathLike) -> bool:
+    """Whether a rejection-sampling folder is finished (its stats file is written last)."""
+    return (Path(folder) / STATS_FILE).exists() and (Path(folder) / "kept").is_dir()
+
+
+def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0) -> list[Sample]:
+    """``cfg.samples_per_prompt`` completions for each row (with a ``prompt`` column), gathered on every process."""
+    if cfg.sample_with_vllm:
+        return _sample_vllm(model_path, rows, cfg, accelerator=accelerator, seed=seed)
+    import torch
+
+    from r1lite.evaluation import generate_completions
+    from r1lite.models import load_model
+
+    world = accelerator.num_processes if accelerator is not None else 1
+    rank = accelerator.process_index if accelerator is not None else 0
+    indices = list(range(rank, len(rows), world))  # strided share of the prompts
+    torch.manual_seed(seed + rank)
+    model = load_model(model_path)
+    if accelerator is not None:
+        model.to(accelerator.device)
+    generated = generate_completions(
+        model,
+        tokenizer,
+        [rows[i]["prompt"] for i in indices],
+        max_new_tokens=cfg.sample_max_new_tokens,
+        batch_size=cfg.sample_batch_size,
+        num_samples=cfg.samples_per_prompt,
+        temperature=cfg.sample_temperature,
+        top_p=cfg.sample_top_p,
+        progress=rank == 0,
+        desc="sampling",
+    )
+    del model
+    local = [
+        _make_sample(indices[j // cfg.samples_per_prompt], rows, text, tokens, truncated)
+        for j, (text, tokens, truncated) in enumerate(generated)
+    ]
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        local = gather_object(local)
+        local.sort(key=lambda s: s.prompt_index)  # stable: sample order within a prompt is kept
+    return local
+
+
+def _make_sample(index: int, rows: list[dict], text: str, tokens: int, truncated: bool) -> Sample:
+    row = rows[index]
+    return Sample(index, row["prompt"], text, tokens, truncated, {k: v for k, v in row.items() if k != "prompt"})
+
+
+def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0) -> list[Sample]:
+    """vLLM sampling on the main process (one GPU); the other processes wait and receive the samples."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError as err:
+        raise ImportError("sample_with_vllm: true needs vLLM on a GPU machine: pip install 'r1lite[vllm]'") from err
+    samples: list[Sample] = []
+    if accelerator is None or accelerator.is_main_process:
+        llm = LLM(model=model_path, seed=seed, tensor_parallel_size=1)
+        params = SamplingParams(
+            n=cfg.samples_per_prompt,
+            temperature=cfg.sample_temperature,
+            top_p=cfg.sample_top_p,
+            max_tokens=cfg.sample_max_new_tokens,
+            seed=seed,
+        )
+        outputs = llm.generate([r["prompt"] for r in rows], params)
+        for i, out in enumerate(outputs):
+            for c in out.outputs:
+                samples.append(_make_sample(i, rows, c.text, len(c.token_ids), c.finish_reason == "length"))
+        del llm
+    if accelerator is not None and accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        box = [samples]
+        broadcast_object_list(box, from_process=0)
+        samples = box[0]
+    return samples
+
+
+def score(samples: list[Sample], reward_names: list[str]) -> list[dict[str, float | None]]:
+    """Each sample's value under each named reward (TRL's signature: prompts, completions, **columns)."""
+    from rewards import get_reward_funcs
+
+    funcs = get_reward_funcs(reward_names)
+    columns = {key: [s.row.get(key) for s in samples] for key in (samples[0].row if samples else {})}
+    prompts = [s.prompt for s in samples]
+    completions = [s.completion for s in samples]
+    values = {}
+    for name, func in zip(reward_names, funcs):
+        out = func(prompts=prompts, completions=completions, **columns)
+        if len(out) != len(samples):
+            raise ValueError(f"reward {name!r} returned {len(out)} values for {len(samples)} completions")
+        values[name] = [None if v is None else float(v) for v in out]
+    return [{name: values[name][i] for name in reward_names} for i in range(len(samples))]
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def filter_samples(samples: list[Sample], scores: list[dict], cfg: CleanupConfig) -> tuple[list[int], list[list[str]], dict]:
+    """(indices kept, reasons per sample, statistics). A sample's first reason is the one it is counted under."""
+    reasons: list[list[str]] = []
+    kept: list[int] = []
+    seen: dict[int, set[str]] = {}
+    for i, (s, values) in enumerate(zip(samples, scores)):
+        why = []
+        if s.truncated and cfg.drop_truncated:
+            why.append("truncated")
+        for name, minimum in cfg.keep_rules:
+            value = values.get(name)
+            if value is None or value < minimum:
+                why.append(f"{name}<{minimum:g}")
+        why += cfg.readability.problems(s.completion)
+        if s.tokens < cfg.min_completion_tokens:
+            why.append("too_short")
+        if cfg.max_completion_tokens is not None and s.tokens > cfg.max_completion_tokens:
+            why.append("too_long")
+        if not why:
+            texts = seen.setdefault(s.prompt_index, set())
+            key = _normalise(s.completion)
+            if key in texts:
+                why.append("duplicate")
+            elif len(texts) >= cfg.max_kept_per_prompt:
+                why.append("over_cap")
+            else:
+                texts.add(key)
+                kept.append(i)
+        reasons.append(why)
+    dropped = Counter(r[0] for r in reasons if r)
+    failed = Counter(reason for r in reasons for reason in r)
+    stats = {
+        "sampled": len(samples),
+        "prompts": len({s.prompt_index for s in samples}),
+        "kept": len(kept),
+        "prompts_with_kept": len(seen),
+        "dropped_by_first_reason": dict(dropped.most_common()),
+        "failed_by_check": dict(failed.most_common()),  # a sample can fail several checks
+        "mean_reward": {
+            name: _mean([v[name] for v in scores if v.get(name) is not None]) for name in (scores[0] if scores else {})
+        },
+    }
+    return kept, reasons, stats
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def describe(stats: dict) -> str:
+    """One line: sampled, kept and the drop reasons."""
+    reasons = ", ".join(f"{k}: {v}" for k, v in stats["dropped_by_first_reason"].items()) or "none"
+    return (
+        f"sampled {stats['sampled']} completions from {stats['prompts']} prompts, kept {stats['kept']} "
+        f"(from {stats['prompts_with_kept']} prompts); dropped by first failed check: {reasons}"
+    )
+
+
+def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], cfg: CleanupConfig, folder, *, accelerator=None, seed: int = 0):
+    """Sample, score, filter and write ``folder``; returns the kept ``datasets.Dataset``.
+
+    Raises ``EmptyKeptSetError`` (after writing the statistics) when nothing passes.
+    """
+    import datasets
+
+    folder = Path(folder)
+    names = list(dict.fromkeys([*reward_names, *(name for name, _ in cfg.keep_rules)]))
+    samples = sample(model_path, tokenizer, rows, cfg, accelerator=accelerator, seed=seed)
+    scores = score(samples, names)
+    kept, reasons, stats = filter_samples(samples, scores, cfg)
+    main = accelerator is None or accelerator.is_main_process
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "samples.jsonl", "w") as f:
+            for s, values, why in zip(samples, scores, reasons):
+                record = dict(prompt_index=s.prompt_index, **s.row, completion=s.completion, tokens=s.tokens,
+                              truncated=s.truncated, rewards=values, kept=not why, reasons=why)
+                f.write(json.dumps(record) + "\n")
+    logger.info(describe(stats))
+    if not kept:
+        if main:
+            (folder / STATS_FILE.replace(".json", ".empty.json")).write_text(json.dumps(stats, indent=1))
+        raise EmptyKeptSetError(
+            "rejection sampling kept nothing, so there is nothing to fine-tune on: " + describe(stats) + ". "
+            "Sample more (num_sample_prompts, samples_per_prompt), from a better checkpoint, or loosen keep_if and "
+            f"the readability thresholds. Every sample and its reasons: {folder / 'samples.jsonl'}"
+        )
+    rows_kept = [
+        dict(prompt=samples[i].prompt, completion=samples[i].completion, **samples[i].row,
+             rewards=json.dumps(scores[i]), tokens=samples[i].tokens)
+        for i in kept
+    ]
+    dataset = datasets.Dataset.from_list(rows_kept)
+    if main:
+        dataset.save_to_disk(str(folder / "kept"))
+        (folder / STATS_FILE).write_text(json.dumps(stats, indent=1))
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    return dataset
+
+
+def load_kept(folder):
+    """The kept set of a finished rejection-sampling folder, and its statistics."""
+    import datasets
+
+    folder = Path(folder)
+    return datasets.load_from_disk(str(folder / "kept")), json.loads((folder / STATS_FILE).read_text())

@@ -1,0 +1,169 @@
+"""The R1 stage as a library: rejection-sample an R1-Zero checkpoint, then fine-tune on what was kept.
+
+``recipes/sft.py`` is a thin wrapper around :func:`main`. Steps:
+
+1. checks before anything heavy: the recipe parses, ``sample_from`` exists and carries a task
+   record (or ``task_recipe`` gives the task), reward names and ``keep_if`` rules resolve;
+2. rejection sampling into ``<output_dir>/samples/`` (``r1lite.rejection``), skipped when that
+   folder is already complete, so a stopped run resumes at SFT;
+3. TRL's ``SFTTrainer`` on the kept prompt/completion pairs, loss on the completion tokens only,
+   from ``init_from`` (the sampled checkpoint, the R1-Zero run's base model, or a path);
+4. greedy evaluation on the held-out split of the task (``eval/final.json``), the model, and
+   ``run_summary.json``.
+
+Under ``accelerate launch`` each process samples its share of the prompts; SFT then runs under the
+same DDP, DeepSpeed or FSDP configs as the zero stage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config
+
+from r1lite.cpu import configure_cpu
+from r1lite.models import resolve_model_path
+from r1lite.record import find_task_record, task_from_record, write_task_record
+from r1lite.sft_config import CleanupConfig
+
+logger = logging.getLogger("r1lite.sft")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RECIPE = REPO_ROOT / "configs" / "smollm2-135m" / "sft.yaml"
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig, ModelConfig]:
+    """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" not in argv:
+        argv = ["--config", str(DEFAULT_RECIPE), *argv]
+    parser = TrlParser((CleanupConfig, SFTConfig, ModelConfig))
+    cleanup, training, model_args = parser.parse_args_and_config(args=argv)
+    if not cleanup.sample_from:
+        raise ValueError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
+    if model_args.model_name_or_path:
+        raise ValueError(
+            f"model_name_or_path={model_args.model_name_or_path!r} is set, but the R1 stage starts from init_from "
+            "('zero', 'base' or a path); set init_from instead"
+        )
+    return cleanup, training, model_args
+
+
+def resolve_stage(cleanup: CleanupConfig):
+    """(task, sample path, init path, base model name) with every check that needs no model."""
+    sample_path = Path(cleanup.sample_from)
+    if not sample_path.is_dir():
+        raise FileNotFoundError(
+            f"sample_from={cleanup.sample_from!r}: no such folder. Point it at an R1-Zero run's output_dir "
+            "(e.g. runs/smollm2-135m-zero) or one of its checkpoint-N folders."
+        )
+    if not (sample_path / "config.json").exists():
+        raise FileNotFoundError(f"sample_from={cleanup.sample_from!r} holds no model (no config.json); is the run finished?")
+    record = find_task_record(sample_path)
+    if cleanup.task_recipe:
+        from r1lite.zero import parse_args as parse_zero_args
+
+        task, zero_training, zero_model = parse_zero_args(["--config", cleanup.task_recipe])
+        record = {"task": asdict(task), "base_model": zero_model.model_name_or_path,
+                  "max_completion_length": zero_training.max_completion_length}
+    if record is None:
+        raise FileNotFoundError(
+            f"{sample_path} has no r1lite_task.json (nor its parent folder), so the task it was trained on is "
+            "unknown; set task_recipe to the zero recipe it was trained with"
+        )
+    task = task_from_record(record)
+    from rewards import get_reward_funcs
+
+    get_reward_funcs([*task.reward_funcs, *(name for name, _ in cleanup.keep_rules)])  # unknown names fail here
+    if cleanup.init_from == "zero":
+        init = str(sample_path)
+    elif cleanup.init_from == "base":
+        init = resolve_model_path(record["base_model"])
+    else:
+        init = resolve_model_path(cleanup.init_from)
+    return task, str(sample_path), init, record
+
+
+def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, kept, tokenizer, init: str, eval_dataset=None):
+    """An SFTTrainer on the kept prompt/completion pairs (completion-only loss), plus the held-out eval callback."""
+    from trl import SFTTrainer
+
+    from r1lite.callbacks import HeldoutEvalCallback
+    from r1lite.models import load_model
+
+    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else None
+    model = load_model(init, dtype=dtype)
+    callbacks = []
+    eval_cb = None
+    if eval_dataset is not None:
+        eval_cb = HeldoutEvalCallback(eval_dataset, tokenizer, max_new_tokens=cleanup.sample_max_new_tokens, at_end=True)
+        callbacks.append(eval_cb)
+    if training.completion_only_loss is None:
+        training.completion_only_loss = True
+    trainer = SFTTrainer(
+        model=model,
+        args=training,
+        train_dataset=kept.select_columns(["prompt", "completion"]),
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+        callbacks=callbacks,
+    )
+    if eval_cb is not None:
+        eval_cb.trainer = trainer
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the R1 stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    cleanup, training, model_args = parse_args(argv)
+    task, sample_path, init, record = resolve_stage(cleanup)
+    configure_cpu(training)
+    start = time.time()
+
+    from r1lite import rejection
+    from r1lite.data import build_datasets
+    from r1lite.models import load_tokenizer
+
+    _ = training.device  # sets up the distributed state the recipe asks for (use_cpu, DDP, DeepSpeed, ...)
+    state = training.distributed_state
+    tokenizer = load_tokenizer(sample_path)
+    train, heldout = build_datasets(task, tokenizer)
+    samples_dir = Path(training.output_dir) / "samples"
+    if rejection.is_complete(samples_dir):
+        kept, stats = rejection.load_kept(samples_dir)
+        logger.info("rejection sampling already done in %s: %s", samples_dir, rejection.describe(stats))
+    else:
+        rows = train.select(range(min(cleanup.num_sample_prompts, len(train)))).to_list()
+        kept = rejection.run(sample_path, tokenizer, rows, task.reward_funcs, cleanup, samples_dir,
+                             accelerator=state, seed=training.seed)
+        stats = json.loads((samples_dir / rejection.STATS_FILE).read_text())
+    sampled_seconds = time.time() - start
+
+    tokenizer.padding_side = "right"  # training pads on the right; evaluation switches to left itself
+    trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, init,
+                            eval_dataset=heldout if cleanup.eval_at_end else None)
+    trainer.train(resume_from_checkpoint=training.resume_from_checkpoint)
+    trainer.save_model(training.output_dir)
+    summary = {
+        "seconds": round(time.time() - start, 1),
+        "sampling_seconds": round(sampled_seconds, 1),
+        "steps": trainer.state.global_step,
+        "init_from": init,
+        "sample_from": sample_path,
+        "filter_stats": stats,
+        "log_history": trainer.state.log_history,
+        "cleanup": {k: v for k, v in asdict(cleanup).items()},
+    }
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(training.output_dir)
+        write_task_record(training.output_dir, task, record["base_model"], cleanup.sample_max_new_tokens)
+        with open(os.path.join(training.output_dir, "run_summary.json"), "w") as f:
+            json.dump(summary, f, indent=1, default=str)
+    return summary

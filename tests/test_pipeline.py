@@ -1,0 +1,158 @@
+"""The R1 stage (recipes/sft.py) and the whole pipeline (recipes/pipeline.py) on the tiny model."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY_SFT = str(REPO / "configs" / "tiny" / "sft.yaml")
+TINY_PIPELINE = REPO / "configs" / "tiny" / "pipeline.yaml"
+
+
+@pytest.fixture(scope="module")
+def zero_run(tmp_path_factory, tiny_model_path):
+    """One tiny R1-Zero run shared by the R1-stage tests."""
+    from r1lite.zero import main
+
+    out = tmp_path_factory.mktemp("zero") / "run"
+    main(["--config", str(REPO / "configs" / "tiny" / "zero.yaml"), "--output_dir", str(out), "--eval_at_end", "false"])
+    return out
+
+
+def test_recipes_parse():
+    from r1lite.sft import parse_args
+
+    for path in sorted((REPO / "configs").glob("*/sft.yaml")):
+        cleanup, training, _ = parse_args(["--config", str(path)])
+        assert cleanup.sample_from and training.output_dir, path
+
+
+def test_sft_trains_on_kept_samples(zero_run, tmp_path):
+    from r1lite.models import load_model
+    from r1lite.sft import main
+
+    out = tmp_path / "sft"
+    summary = main(["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(out)])
+    stats = json.loads((out / "samples" / "filter_stats.json").read_text())
+    assert stats["sampled"] == 16 and stats["kept"] == summary["filter_stats"]["kept"] > 0
+    assert summary["steps"] > 0
+    before, after = load_model(str(zero_run)), load_model(str(out))
+    changed = [n for n, p in after.named_parameters() if not p.detach().equal(before.get_parameter(n).detach())]
+    assert changed, "SFT left every parameter unchanged"
+    assert json.loads((out / "eval" / "final.json").read_text())["num_prompts"] == 8
+    assert json.loads((out / "r1lite_task.json").read_text())["base_model"] == "tiny-random"  # the task travels on
+
+
+def test_sft_loss_is_on_completions_only(zero_run, tmp_path):
+    """The prompt tokens carry label -100: SFT learns the reasoning, not the question."""
+    from datasets import Dataset
+
+    from r1lite.models import load_tokenizer
+    from r1lite.sft import build_trainer, parse_args
+
+    cleanup, training, model_args = parse_args(["--config", TINY_SFT, "--output_dir", str(tmp_path / "o")])
+    tokenizer = load_tokenizer(str(zero_run))
+    kept = Dataset.from_list([{"prompt": "User: 2 + 2?\nAssistant: <think>", "completion": " 4 </think> <answer> 4 </answer>"}])
+    trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, str(zero_run))
+    batch = next(iter(trainer.get_train_dataloader()))
+    labels = batch["labels"][0]
+    n_prompt = len(tokenizer("User: 2 + 2?\nAssistant: <think>")["input_ids"])
+    assert (labels[: n_prompt - 1] == -100).all() and (labels[n_prompt:] != -100).any()
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (["--sample_from", "/no/such/run"], FileNotFoundError, "no such folder"),  # fails before sampling
+        (["--keep_if", "equation_reward"], ValueError, "reward_name>=value"),  # malformed rule
+        (["--keep_if", "no_such_reward>=1"], ValueError, "no_such_reward"),  # unknown reward
+        (["--model_name_or_path", "x"], ValueError, "set init_from instead"),  # ambiguous start
+        (["--init_from", "/no/such/model"], FileNotFoundError, "/no/such/model"),
+    ],
+)
+def test_sft_bad_input_fails_before_sampling(zero_run, tmp_path, monkeypatch, args, error, match):
+    from r1lite import rejection
+    from r1lite.sft import main
+
+    monkeypatch.setattr(rejection, "sample", lambda *a, **k: pytest.fail("sampling started"))
+    base = ["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(tmp_path / "o")]
+    with pytest.raises(error, match=match):
+        main(base + args)
+
+
+def test_sft_without_task_record_needs_task_recipe(zero_run, tmp_path):
+    import shutil
+
+    from r1lite.sft import main
+
+    bare = tmp_path / "bare"
+    shutil.copytree(zero_run, bare)
+    (bare / "r1lite_task.json").unlink()
+    with pytest.raises(FileNotFoundError, match="set task_recipe"):
+        main(["--config", TINY_SFT, "--sample_from", str(bare), "--output_dir", str(tmp_path / "o")])
+
+
+def test_empty_kept_set_stops_before_training(zero_run, tmp_path):
+    from r1lite.rejection import EmptyKeptSetError
+    from r1lite.sft import main
+
+    # The library's default filter (correct answer, strict format) keeps nothing from a random model.
+    args = ["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(tmp_path / "o"),
+            "--keep_if", "equation_reward>=1", "format_reward>=1"]
+    with pytest.raises(EmptyKeptSetError, match=r"sampled 16 completions from 8 prompts, kept 0.*equation_reward<1: 16"):
+        main(args)
+    assert not (tmp_path / "o" / "model.safetensors").exists()
+
+
+def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch):
+    from r1lite import pipeline, rejection, sft, zero
+
+    root = tmp_path / "pipe"
+    summary = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])
+    assert set(summary["models"]) == {"base", "zero", "sft"}
+    for metrics in summary["models"].values():
+        for key in ("accuracy", "format_rate", "mean_length", "truncation_rate", "repetition_rate",
+                    "language_mixing_rate", "empty_reasoning_rate", "readable_rate"):
+            assert 0 <= metrics[key] <= (16 if key == "mean_length" else 1), (key, metrics)
+    table = (root / "results.md").read_text()
+    assert "| after R1-Zero |" in table and "| after SFT (R1) |" in table and "Rejection sampling: sampled 16" in table
+    assert json.loads((root / "results.json").read_text())["filter_stats"]["kept"] > 0
+    recipe = yaml.safe_load((root / "zero" / "recipe.yaml").read_text())
+    assert recipe["eval_at_end"] is False and recipe["output_dir"] == str(root / "zero")
+
+    # Done stages are skipped: running again trains nothing and gives the same table.
+    monkeypatch.setattr(zero, "main", lambda *a, **k: pytest.fail("zero stage ran again"))
+    monkeypatch.setattr(sft, "main", lambda *a, **k: pytest.fail("sft stage ran again"))
+    assert pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])["models"] == summary["models"]
+
+    # A pipeline stopped after sampling resumes at SFT without sampling again.
+    monkeypatch.undo()
+    (root / "sft" / "run_summary.json").unlink()
+    (root / "eval" / "sft.json").unlink()
+    monkeypatch.setattr(rejection, "sample", lambda *a, **k: pytest.fail("sampled again"))
+    monkeypatch.setattr(zero, "main", lambda *a, **k: pytest.fail("zero stage ran again"))
+    again = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])
+    assert (root / "sft" / "run_summary.json").exists() and set(again["models"]) == {"base", "zero", "sft"}
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({"zero": {"config": "configs/tiny/zero.yaml"}}, "output_dir is not set"),
+        ({"output_dir": "x", "zeroo": {}}, r"unknown top-level keys \['zeroo'\]"),
+        ({"output_dir": "x", "eval": {"puzles": 3}}, r"unknown keys \['puzles'\] in eval"),
+        ({"output_dir": "x", "zero": {"config": "configs/nope.yaml"}}, "recipe 'configs/nope.yaml' not found"),
+        ({"output_dir": "x", "zero": {"config": "configs/tiny/zero.yaml", "max_stepz": 3}, "sft": {"config": "configs/tiny/sft.yaml"}},
+         "zero section of the pipeline does not parse"),
+    ],
+)
+def test_pipeline_bad_config(tmp_path, spec, match):
+    from r1lite import pipeline
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        pipeline.main(["--config", str(path)])
