@@ -227,7 +227,8 @@ def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], c
                 record = dict(prompt_index=s.prompt_index, **s.row, completion=s.completion, tokens=s.tokens,
                               truncated=s.truncated, rewards=values, kept=not why, reasons=why)
                 f.write(json.dumps(record) + "\n")
-    logger.info(describe(stats))
+    if main:
+        logger.info(describe(stats))
     if not kept:
         if main:
             (folder / STATS_FILE.replace(".json", ".empty.json")).write_text(json.dumps(stats, indent=1))

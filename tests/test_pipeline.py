@@ -22,12 +22,24 @@ def zero_run(tmp_path_factory, tiny_model_path):
     return out
 
 
-def test_recipes_parse():
+CPU = {"use_cpu": True, "bf16": False}  # GPU recipes only parse on a GPU box otherwise (TrainingArguments checks bf16)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*/sft.yaml")), ids=lambda p: p.parent.name)
+def test_sft_recipes_parse(path):
     from r1lite.sft import parse_args
 
-    for path in sorted((REPO / "configs").glob("*/sft.yaml")):
-        cleanup, training, _ = parse_args(["--config", str(path)])
-        assert cleanup.sample_from and training.output_dir, path
+    cleanup, training, _ = parse_args(["--config", str(path), "--use_cpu", "true", "--bf16", "false"])
+    assert cleanup.sample_from and training.output_dir and cleanup.keep_rules is not None
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*/pipeline.yaml")), ids=lambda p: p.parent.name)
+def test_pipeline_recipes_parse(path):
+    from r1lite.pipeline import _check_stage, load_pipeline
+
+    spec = load_pipeline(path)
+    for stage in ("zero", "sft"):
+        _check_stage(stage, {**spec[stage], **CPU})
 
 
 def test_sft_trains_on_kept_samples(zero_run, tmp_path):
@@ -156,3 +168,25 @@ def test_pipeline_bad_config(tmp_path, spec, match):
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         pipeline.main(["--config", str(path)])
+
+
+def test_pipeline_on_two_processes(tmp_path, tiny_model_path):
+    """The R1 stage under the same accelerate config as the zero stage: each process samples half the prompts."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(REPO / "configs/accelerate/cpu-2proc.yaml"),
+        str(REPO / "recipes/pipeline.py"), "--config", str(TINY_PIPELINE), "--output_dir", str(tmp_path / "pipe"),
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-4000:]
+    stats = json.loads((tmp_path / "pipe" / "sft" / "samples" / "filter_stats.json").read_text())
+    assert stats["sampled"] == 16 and stats["prompts"] == 8  # both halves gathered
+    samples = (tmp_path / "pipe" / "sft" / "samples" / "samples.jsonl").read_text().splitlines()
+    assert sorted(json.loads(s)["prompt_index"] for s in samples) == sorted(list(range(8)) * 2)
+    results = json.loads((tmp_path / "pipe" / "results.json").read_text())
+    assert all(m["num_prompts"] == 8 for m in results["models"].values())  # eval gathered from both processes
