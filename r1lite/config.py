@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from r1lite.behaviour import DEFAULT_REFLECTION_WORDS
+
 PROMPT_TEMPLATES = ("base", "chat", "chat_one_shot")
 
 
@@ -61,6 +63,13 @@ class TaskConfig:
     rollout_log: bool = field(
         default=True,
         metadata={"help": "Write every completion with its rewards and advantage to <output_dir>/rollouts/."},
+    )
+    reflection_words: list[str] = field(
+        default_factory=lambda: list(DEFAULT_REFLECTION_WORDS),
+        metadata={
+            "help": "Phrases counted as reflection in the behaviour metrics (behaviour/reflection_rate, the rollout "
+            "log's `reflections`): whole words, case-insensitive. Default: r1lite.behaviour.DEFAULT_REFLECTION_WORDS."
+        },
     )
 
     def __post_init__(self) -> None:

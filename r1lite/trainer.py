@@ -22,17 +22,28 @@ the main process after gathering every rank's completions):
     advantage     float  the GRPO advantage of this completion
     length        int    completion tokens
     truncated     bool   hit max_completion_length without an end-of-sequence token
+    formatted, correct, reflections, candidates, answer_position
+                         behaviour fields of the completion (meanings in ``r1lite.behaviour``)
+
+Behaviour metrics: every generation round in training, the batch's ``r1lite.behaviour.summarize``
+metrics (format rate, accuracy, length percentiles, truncation, reflection rate, candidate equations,
+answer position) go into TRL's metric store as ``behaviour/<name>``, so they reach ``log_history``,
+the console and every reporter (tensorboard, wandb, trackio) with TRL's own metrics. Each process
+computes them over the whole gathered batch, so every rank logs the same numbers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
+
+from r1lite.behaviour import DEFAULT_REFLECTION_WORDS, completion_behaviour, summarize
 
 try:  # where TRL decides between its Triton path (completion positions only) and the all-positions fallback
     from trl.kernels.chunked_logprob import _use_triton
@@ -43,12 +54,21 @@ except ImportError:  # another TRL layout: assume its kernel is fine and keep TR
 
 
 class R1ZeroTrainer(GRPOTrainer):
-    """GRPOTrainer that records each generation round to ``<output_dir>/rollouts/`` when ``rollout_log`` is on."""
+    """GRPOTrainer that logs behaviour metrics every round and records each round to ``<output_dir>/rollouts/``
+    when ``rollout_log`` is on. ``reflection_words``: the phrases counted as reflection (None: the defaults)."""
 
-    def __init__(self, *args, rollout_log: bool = True, completion_only_logits: bool = True, **kwargs):
+    def __init__(
+        self,
+        *args,
+        rollout_log: bool = True,
+        completion_only_logits: bool = True,
+        reflection_words: Sequence[str] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.rollout_log = rollout_log
         self.completion_only_logits = completion_only_logits
+        self.reflection_words = tuple(DEFAULT_REFLECTION_WORDS if reflection_words is None else reflection_words)
         self._local_lengths: list[int] = []
         self._local_truncated: list[bool] = []
 
@@ -90,7 +110,7 @@ class R1ZeroTrainer(GRPOTrainer):
 
     def _generate(self, prompts: list):
         result = super()._generate(prompts)
-        if self.rollout_log and self.model.training:
+        if self.model.training:
             completion_ids = result[1]
             eos = {*self.eos_token_ids, self._tokenizer.pad_token_id}
             max_len = self.max_completion_length
@@ -100,20 +120,33 @@ class R1ZeroTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
-        if self.rollout_log and self.model.training:
-            self._write_rollouts(inputs)
+        if self.model.training:
+            self._record_round(inputs)
         return output
 
-    def _write_rollouts(self, inputs: list[dict]) -> None:
-        lengths = gather_object(self._local_lengths)
-        truncated = gather_object(self._local_truncated)
-        puzzles = gather_object([{"nums": x.get("nums"), "target": x.get("target")} for x in inputs])
-        if not self.accelerator.is_main_process:
+    def _record_round(self, inputs: list[dict]) -> None:
+        """Behaviour metrics of the gathered round into TRL's metric store; the rollout file on the main process."""
+        # One gather (every rank takes part), in the same rank order as TRL's gathered completions.
+        local = [
+            (length, truncated, x.get("nums"), x.get("target"))
+            for length, truncated, x in zip(self._local_lengths, self._local_truncated, inputs, strict=True)
+        ]
+        gathered = gather_object(local)
+        if not gathered:
             return
+        lengths, truncated, nums, targets = (list(column) for column in zip(*gathered, strict=True))
         n = len(lengths)
         # TRL appended this round's gathered rows last to its logging deques.
+        completions = [_text(c) for c in list(self._logs["completion"])[-n:]]
+        behaviour = completion_behaviour(completions, nums, targets, self.reflection_words)
+        for name, value in summarize(behaviour, lengths, truncated).items():
+            self._metrics["train"][f"behaviour/{name}"].append(value)
+        if self.rollout_log and self.accelerator.is_main_process:
+            self._write_rollouts(completions, lengths, truncated, nums, targets, behaviour)
+
+    def _write_rollouts(self, completions, lengths, truncated, nums, targets, behaviour) -> None:
+        n = len(completions)
         prompts = list(self._logs["prompt"])[-n:]
-        completions = list(self._logs["completion"])[-n:]
         advantages = list(self._logs["advantages"])[-n:]
         rewards = {name: list(self._logs["rewards"][name])[-n:] for name in self.reward_func_names}
         weights = self.reward_weights.tolist()
@@ -125,23 +158,29 @@ class R1ZeroTrainer(GRPOTrainer):
             for i in range(n):
                 values = {name: _clean(rewards[name][i]) for name in self.reward_func_names}
                 total = sum(w * v for w, v in zip(weights, values.values()) if v is not None)
-                completion = completions[i]
-                if isinstance(completion, list):  # conversational: keep the text of the last message
-                    completion = completion[-1]["content"]
                 record = dict(
                     step=self.state.global_step,
                     index=i,
                     group=i // self.num_generations,
                     prompt=prompts[i],
-                    completion=completion,
-                    **puzzles[i],
+                    completion=completions[i],
+                    nums=nums[i],
+                    target=targets[i],
                     rewards=values,
                     reward=total,
                     advantage=_clean(advantages[i]),
                     length=lengths[i],
                     truncated=bool(truncated[i]),
+                    **behaviour[i],
                 )
                 f.write(json.dumps(record) + "\n")
+
+
+def _text(completion) -> str:
+    """A completion's text; conversational completions keep the text of the last message."""
+    if isinstance(completion, list):
+        return completion[-1]["content"]
+    return completion
 
 
 def _clean(value):
