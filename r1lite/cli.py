@@ -2,12 +2,17 @@
 
     r1lite fetch-model [NAME]   fetch and convert a built-in model into the cache (default: smollm2-135m-instruct)
     r1lite summary RUN_DIR      a Markdown table of a finished run: reward per step, time, held-out eval
+    r1lite report RUN_DIR       curves (PNG) and a self-contained HTML page of a run's rollout log
+
+A run folder that cannot be read is reported in one line on stderr, exit status 1, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
+import warnings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,9 +22,36 @@ def main(argv: list[str] | None = None) -> None:
     fetch.add_argument("name", nargs="?", default=None, help="built-in model name (default: the default model)")
     summary = sub.add_parser("summary", help="Markdown table of a finished run (from run_summary.json)")
     summary.add_argument("run_dir")
+    report = sub.add_parser("report", help="curves as PNG files and a self-contained report.html of a run")
+    report.add_argument("run_dir", help="the run's output_dir (holding rollouts/step-*.jsonl)")
+    report.add_argument("--out", default=None, help="folder for the PNGs and report.html (default: RUN_DIR/report)")
+    report.add_argument("--samples", type=int, default=3, help="best and worst completions shown (default: 3)")
+    report.add_argument(
+        "--reflection-words", nargs="+", default=None, metavar="PHRASE",
+        help="count these phrases as reflection instead of what the run logged (default list: r1lite.behaviour)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    from r1lite.runlog import RolloutLogWarning, RunLogError
 
+    show = warnings.showwarning
+
+    def show_data_warning(message, category, *rest, **kwargs):  # skipped log lines: one line, no source location
+        if issubclass(category, RolloutLogWarning):
+            print(f"r1lite {args.command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest, **kwargs)
+
+    warnings.showwarning = show_data_warning
+    try:
+        _dispatch(args)
+    except (RunLogError, FileNotFoundError) as err:  # the user's run folder: say what is wrong, no traceback
+        sys.exit(f"r1lite {args.command}: error: {err}")
+    finally:
+        warnings.showwarning = show
+
+
+def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "fetch-model":
         from r1lite.models import DEFAULT_MODEL, ensure_default_model
 
@@ -28,6 +60,11 @@ def main(argv: list[str] | None = None) -> None:
         from r1lite.summary import run_table
 
         print(run_table(args.run_dir))
+    elif args.command == "report":
+        from r1lite.report import write_report
+
+        path = write_report(args.run_dir, args.out, reflection_words=args.reflection_words, samples=args.samples)
+        print(f"wrote {path} and {len(list(path.parent.glob('*.png')))} PNG files in {path.parent}")
 
 
 if __name__ == "__main__":
