@@ -21,3 +21,15 @@ def test_bench_rewards_starts():
 def test_bench_overhead_starts(tiny_model_path):
     out = _run("bench/bench_overhead.py", "--config", "configs/tiny/zero.yaml", "--rounds", "1", "--steps", "1")
     assert "ratio to A" in out
+
+
+def test_bench_step_starts(tiny_model_path):
+    out = _run("bench/bench_step.py", "--config", "configs/tiny/zero.yaml", "--rows", "8", "--new_tokens", "8",
+               "--repeats", "1", "--matmul_n", "128")
+    assert "GFLOP/s" in out and "tokens/s" in out
+
+
+def test_bench_gpu_starts_on_cpu(tiny_model_path):
+    out = _run("bench/bench_gpu.py", "--shape", "tiny", "--device", "cpu", "--rows", "8", "--num_generations", "4",
+               "--new_tokens", "8", "--repeats", "1")
+    assert "MFU" in out and "R1ZeroTrainer step" in out
