@@ -1,4 +1,4 @@
-"""Trainer callbacks: held-out evaluation during training, reward and accuracy on the progress bar."""
+"""Trainer callbacks: held-out evaluation during training, reward, accuracy and reflection rate on the progress bar."""
 
 from __future__ import annotations
 
@@ -68,9 +68,14 @@ class HeldoutEvalCallback(TrainerCallback):
 
 
 class RewardProgressCallback(TrainerCallback):
-    """Puts the latest reward and accuracy on the trainer's progress bar."""
+    """Puts the latest reward, accuracy and reflection rate on the trainer's progress bar."""
 
-    SHOWN = {"reward": "reward", "rewards/equation_reward/mean": "acc", "eval/accuracy": "eval_acc"}
+    SHOWN = {
+        "reward": "reward",
+        "rewards/equation_reward/mean": "acc",
+        "behaviour/reflection_rate": "reflect",
+        "eval/accuracy": "eval_acc",
+    }
 
     def __init__(self):
         self.postfix: dict[str, str] = {}

@@ -12,6 +12,7 @@ COLUMNS = [
     ("rewards/shaped_format_reward/mean", "shaped format"),
     ("frac_reward_zero_std", "zero-variance groups"),
     ("completions/mean_length", "mean tokens"),
+    ("behaviour/reflection_rate", "reflection rate"),
     ("step_time", "step s"),
 ]
 
