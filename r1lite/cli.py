@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument(
         "--reflection-words", nargs="+", default=None, metavar="PHRASE",
         help="count these phrases as reflection instead of what the run logged (default list: r1lite.behaviour)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     from r1lite.runlog import RolloutLogWarning, RunLogError

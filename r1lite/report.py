@@ -55,15 +55,17 @@ def _draw(ax, steps: pd.DataFrame, name: str) -> None:
     x = steps.index.to_numpy()
     low, high = 0.0, 0.0  # the axis always shows 0; a curve that stays at 0 gets a 0..1 axis, not a hairline
     for column, label in series:
-        columns = [(c, c.removeprefix("rewards/")) for c in steps.columns if c.startswith("rewards/")] \
-            if column == "rewards/*" else [(column, label)]  # fmt: skip
-        for col, lab in columns:
+        if column == "rewards/*":  # one line per reward function
+            lines = [(c, c.removeprefix("rewards/")) for c in steps.columns if c.startswith("rewards/")]
+        else:
+            lines = [(column, label)]
+        for col, lab in lines:
             if col in steps and steps[col].notna().any():
                 ax.plot(x, steps[col].to_numpy(dtype=float), marker="o", markersize=3, label=lab)
                 low, high = min(low, steps[col].min()), max(high, steps[col].max())
     if name == "length" and {"length_p10", "length_p90"} <= set(steps.columns):
         ax.fill_between(x, steps["length_p10"].to_numpy(float), steps["length_p90"].to_numpy(float), alpha=0.2,
-                        label="10th-90th percentile")  # fmt: skip
+                        label="10th-90th percentile")
         high = max(high, steps["length_p90"].max())
     span = high - low if high > low else 1.0
     ax.set_ylim(low - 0.03 * span, low + 1.05 * span)
@@ -121,7 +123,7 @@ STYLE = """<style>
 .r1-side { display: flex; gap: 12px; } .r1-side > div { flex: 1; min-width: 0; }
 </style>"""
 LEGEND = ('<div class="r1-head">Highlights: <span class="r1-tag">&lt;tags&gt;</span>, '
-          '<span class="r1-reflect">reflection phrases</span>, <span class="r1-expr">equations tried</span>.</div>')  # fmt: skip
+          '<span class="r1-reflect">reflection phrases</span>, <span class="r1-expr">equations tried</span>.</div>')
 TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 
@@ -170,7 +172,8 @@ def sample_html(row: pd.Series | dict, words: Iterable[str] | None = None) -> st
     if not _missing(get("target")):
         parts.append(f"numbers <b>{_fmt(list(get('nums')))}</b> target <b>{_fmt(get('target'))}</b>")
     if not _missing(get("reward")):
-        rewards = ", ".join(f"{k.removeprefix('rewards/')} {_fmt(get(k))}" for k in row.index if str(k).startswith("rewards/"))
+        columns = [k for k in row.index if str(k).startswith("rewards/")]
+        rewards = ", ".join(f"{k.removeprefix('rewards/')} {_fmt(get(k))}" for k in columns)
         parts.append(f"reward <b>{_fmt(get('reward'))}</b>" + (f" ({rewards})" if rewards else ""))
     if bool(get("answered", False)):
         verdict = {True: '<span class="r1-good">correct</span>', False: '<span class="r1-bad">wrong</span>'}.get(
@@ -188,7 +191,7 @@ def sample_html(row: pd.Series | dict, words: Iterable[str] | None = None) -> st
 
 
 def samples_html(rows: pd.DataFrame, words: Iterable[str] | None = None, title: str | None = None,
-                 style: bool = True) -> str:  # fmt: skip
+                 style: bool = True) -> str:
     """Cards for every row of ``rows`` (a slice of ``load_rollouts``) under a legend; ``style``: include the style
     sheet (a page that already has ``STYLE`` leaves it out)."""
     head = f"<h3>{html.escape(title)}</h3>" if title else ""
@@ -197,7 +200,7 @@ def samples_html(rows: pd.DataFrame, words: Iterable[str] | None = None, title: 
 
 
 def side_by_side_html(prompt: str, left: pd.DataFrame, right: pd.DataFrame, left_title: str, right_title: str,
-                      words: Iterable[str] | None = None) -> str:  # fmt: skip
+                      words: Iterable[str] | None = None) -> str:
     """The same prompt's completions in two columns (e.g. at step 0 and from the trained model)."""
     prompt_tail = prompt[-400:]  # the puzzle is at the end; templates put instructions first
     columns = "".join(
@@ -205,7 +208,7 @@ def side_by_side_html(prompt: str, left: pd.DataFrame, right: pd.DataFrame, left
         for title, rows in ((left_title, left), (right_title, right))
     )
     return (STYLE + LEGEND + f'<div class="r1-card"><div class="r1-head">prompt (end)</div>'
-            f'<pre class="r1-text">{html.escape(prompt_tail)}</pre></div><div class="r1-side">{columns}</div>')  # fmt: skip
+            f'<pre class="r1-text">{html.escape(prompt_tail)}</pre></div><div class="r1-side">{columns}</div>')
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -216,7 +219,7 @@ def _data_uri(png: bytes) -> str:
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflection_words: Iterable[str] | None = None,
-                 samples: int = 3) -> Path:  # fmt: skip
+                 samples: int = 3) -> Path:
     """Write ``<name>.png`` for every curve and a self-contained ``report.html`` into ``out`` (default
     ``<run_dir>/report``); returns the HTML path. Raises ``runlog.RunLogError`` for a run it cannot read."""
     run_dir = Path(run_dir)
@@ -234,7 +237,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
 
     first, last = steps.iloc[0], steps.iloc[-1]
     moved = [("reward", "reward"), ("accuracy", "accuracy"), ("format_rate", "format rate"),
-             ("length_mean", "mean length (tokens)"), ("reflection_rate", "reflection rate")]  # fmt: skip
+             ("length_mean", "mean length (tokens)"), ("reflection_rate", "reflection rate")]
     summary_rows = "".join(
         f"<tr><td>{label}</td><td>{_fmt(first.get(col))}</td><td>{_fmt(last.get(col))}</td></tr>" for col, label in moved
     )

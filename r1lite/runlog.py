@@ -32,7 +32,6 @@ from r1lite.behaviour import BEHAVIOUR_FIELDS, DEFAULT_REFLECTION_WORDS, complet
 from rewards.countdown import extract_answer
 
 ROLLOUT_FILE = re.compile(r"step-(\d+)(?:-(\d+))?\.jsonl")
-REQUIRED = ("step", "completion")  # a record without these is not a rollout record
 
 
 class RunLogError(Exception):
@@ -78,6 +77,15 @@ def rollout_files(run_dir: str | Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+def _is_record(record: object) -> bool:
+    """At least an integer step and a completion string: what every view of the log needs."""
+    return (
+        isinstance(record, dict)
+        and type(record.get("step")) is int
+        and isinstance(record.get("completion"), str)
+    )
+
+
 def _read_records(files: list[Path]) -> list[dict]:
     """Every complete record; unreadable lines are counted and reported, never silently dropped."""
     records = []
@@ -93,7 +101,7 @@ def _read_records(files: list[Path]) -> list[dict]:
             except json.JSONDecodeError:
                 bad.append(line_no)
                 continue
-            if not isinstance(record, dict) or any(key not in record for key in REQUIRED):
+            if not _is_record(record):
                 bad.append(line_no)
                 continue
             record["file"] = path.name
@@ -121,16 +129,15 @@ def load_rollouts(run_dir: str | Path, *, reflection_words: Iterable[str] | None
     if not records:
         raise RunLogError(f"{files[0].parent} has {len(files)} rollout files but no readable record in them.")
     df = pd.DataFrame.from_records(records)
-    defaults = {"index": None, "group": None, "prompt": None, "nums": None, "target": None, "reward": float("nan"),
-                "advantage": float("nan"), "length": None, "truncated": None}  # fmt: skip
-    for column, value in defaults.items():
+    optional = {"index": None, "group": None, "prompt": None, "nums": None, "target": None, "length": None,
+                "truncated": None, "reward": float("nan"), "advantage": float("nan")}
+    for column, value in optional.items():
         if column not in df:
             df[column] = value
     if "rewards" in df:
         rewards = pd.DataFrame([r if isinstance(r, dict) else {} for r in df.pop("rewards")], index=df.index)
         for name in rewards.columns:
             df[f"rewards/{name}"] = rewards[name].astype(float)
-    df["completion"] = df["completion"].map(lambda c: c if isinstance(c, str) else "")
     # Logs from before the behaviour fields, or another reflection list: compute the fields from the text.
     if reflection_words is not None or any(column not in df for column in BEHAVIOUR_FIELDS):
         stale = df.index
@@ -228,7 +235,8 @@ def trained_model_dir(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     if (run_dir / "config.json").exists():
         return run_dir
-    checkpoints = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
+    numbered = [p for p in run_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
+    checkpoints = sorted(numbered, key=lambda p: int(p.name.removeprefix("checkpoint-")))
     if checkpoints and (checkpoints[-1] / "config.json").exists():
         return checkpoints[-1]
     raise RunLogError(f"{run_dir} holds no saved model (no config.json, no checkpoint-N/): did the run finish?")
@@ -259,7 +267,7 @@ def sample_model(
     generated = generate_completions(
         model, tokenizer, [prompt], max_new_tokens=max_new_tokens, num_samples=num_samples,
         temperature=temperature, progress=False,
-    )  # fmt: skip
+    )
     texts = [text for text, _, _ in generated]
     behaviour = completion_behaviour(texts, [nums] * len(texts), [target] * len(texts), reflection_words)
     rows = [
@@ -301,11 +309,11 @@ def same_prompt_early_late(
     late = sample_model(
         model_dir, prompt, num_samples=num_samples, max_new_tokens=int(df["length"].max()), seed=seed,
         nums=early["nums"].iloc[0], target=None if pd.isna(target) else int(target), reflection_words=reflection_words,
-    )  # fmt: skip
+    )
     return (
         prompt, early, late, f"step {early['step'].iloc[0]}: the starting model (logged)",
         f"{model_dir.name or model_dir}: the trained model (sampled now)",
-    )  # fmt: skip
+    )
 
 
 __all__ = [

@@ -101,7 +101,7 @@ COMPLETIONS = [
      dict(formatted=True, correct=None)),  # no puzzle: correctness unknown
     ("</think><answer>3 * 4 + 2</answer>", [2.0, 3, 4], 14, dict(correct=None)),  # not a valid puzzle: unknown
     ("</think><answer>__import__('os')</answer>", [2, 3, 4], 14, dict(correct=False)),  # never evaluated
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("text,nums,target,expected", COMPLETIONS, ids=[f"b{i}" for i in range(len(COMPLETIONS))])
@@ -130,7 +130,7 @@ def test_summarize():
         format_rate=0.5, answer_rate=0.5, accuracy=0.25, length_mean=25.0, length_p10=13.0, length_p50=25.0,
         length_p90=37.0, truncation_rate=0.25, reflection_rate=0.5, reflections_mean=0.75, candidates_mean=0.5,
         answer_position_mean=(texts[0].index("<answer>") / len(texts[0]) + texts[1].index("<answer>") / len(texts[1])) / 2,
-    ))  # fmt: skip
+    ))
     none_answered = summarize(completion_behaviour(["x"]), [5], [False])
     assert "answer_position_mean" not in none_answered and "accuracy" not in none_answered  # absent, never NaN
     assert summarize([], [], []) == {}
@@ -179,7 +179,7 @@ def test_tiny_run_logs_behaviour(tmp_path, tiny_recipe, tiny_model_path):
     steps = [h for h in summary["log_history"] if "reward" in h]
     assert len(steps) == 2
     names = ("format_rate", "answer_rate", "accuracy", "length_mean", "length_p10", "length_p50", "length_p90",
-             "truncation_rate", "reflection_rate", "reflections_mean", "candidates_mean")  # fmt: skip
+             "truncation_rate", "reflection_rate", "reflections_mean", "candidates_mean")
     for h in steps:
         assert {f"behaviour/{n}" for n in names} <= set(h), sorted(h)
     assert summary["task"]["reflection_words"] == ["wait", "the"]

@@ -18,7 +18,7 @@ def run(tmp_path):
     return write_run(tmp_path / "run", {
         "step-000000.jsonl": [record(0, 0, RAMBLE), record(0, 1, WRONG), record(0, 2, RAMBLE)],
         "step-000001.jsonl": [record(1, 0, GOOD), record(1, 1, WRONG), record(1, 2, "<script>alert(1)</script>")],
-    })  # fmt: skip
+    })
 
 
 def assert_self_contained(page: str) -> None:
@@ -67,7 +67,7 @@ HIGHLIGHTS = [
      '<span class="r1-expr">2 * 4</span> = 8<span class="r1-tag">&lt;/think&gt;</span><span class="r1-tag">'
      '&lt;answer&gt;</span>2 * 4<span class="r1-tag">&lt;/answer&gt;</span>'),
     ("<b>hmm</b>", '&lt;b&gt;<span class="r1-reflect">hmm</span>&lt;/b&gt;'),  # markup from the model stays text
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("text,expected", HIGHLIGHTS, ids=[f"h{i}" for i in range(len(HIGHLIGHTS))])

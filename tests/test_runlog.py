@@ -33,7 +33,7 @@ def record(step: int, index: int, completion: str, *, prompt: str | None = None,
         step=step, index=index, group=index // 2, prompt=prompt or f"puzzle {step}-{index // 2}", completion=completion,
         nums=[2, 3, 4], target=14, rewards={"equation_reward": float(completion == GOOD), "format_reward": 1.0},
         reward=float(completion == GOOD) + 1.0, advantage=0.0, length=len(completion.split()), truncated=completion == RAMBLE,
-    )  # fmt: skip
+    )
     if new_fields:
         (fields,) = completion_behaviour([completion], [row["nums"]], [row["target"]])
         row.update(fields)
@@ -53,7 +53,7 @@ def run(tmp_path):
     return write_run(tmp_path / "run", {
         "step-000000.jsonl": [record(0, 0, RAMBLE), record(0, 1, RAMBLE), record(0, 2, WRONG), record(0, 3, RAMBLE)],
         "step-000001.jsonl": [record(1, 0, WRONG), record(1, 1, GOOD), record(1, 2, GOOD), record(1, 3, WRONG)],
-    })  # fmt: skip
+    })
 
 
 def test_one_row_per_completion(run):
@@ -61,7 +61,7 @@ def test_one_row_per_completion(run):
     assert len(df) == 8 and list(df["step"]) == [0] * 4 + [1] * 4
     for column in ("prompt", "completion", "nums", "target", "reward", "advantage", "length", "truncated", "file",
                    "rewards/equation_reward", "rewards/format_reward", "formatted", "correct", "reflections",
-                   "candidates", "answer_position", "answered", "answer"):  # fmt: skip
+                   "candidates", "answer_position", "answered", "answer"):
         assert column in df, column
     good = df[df["completion"] == GOOD].iloc[0]
     assert good["correct"] and good["formatted"] and good["answer"] == "3 * 4 + 2" and good["candidates"] == 2
@@ -74,7 +74,7 @@ def test_old_logs_are_recomputed_from_the_text(tmp_path, run):
         name: [{k: v for k, v in r.items() if k not in ("formatted", "correct", "reflections", "candidates", "answer_position")}
                for r in map(json.loads, (run / "rollouts" / name).read_text().splitlines())]
         for name in ("step-000000.jsonl", "step-000001.jsonl")
-    })  # fmt: skip
+    })
     new, recomputed = load_rollouts(run), load_rollouts(old)
     for column in ("formatted", "correct", "reflections", "candidates", "answer_position", "answered"):
         assert new[column].equals(recomputed[column]), column
@@ -92,7 +92,7 @@ def test_file_order_and_rollouts_folder(tmp_path):
         "step-000001.jsonl": [record(1, 0, WRONG)],
         "step-000000.jsonl": [record(0, 0, RAMBLE)],
         "notes.txt": [],  # other files are ignored
-    })  # fmt: skip
+    })
     assert [p.name for p in rollout_files(run)] == ["step-000000.jsonl", "step-000001.jsonl", "step-000001-0003.jsonl"]
     df = load_rollouts(run / "rollouts")  # the rollouts folder itself works too
     assert df["file"].tolist() == ["step-000000.jsonl", "step-000001.jsonl", "step-000001-0003.jsonl"]
@@ -110,8 +110,9 @@ def test_killed_run_skips_the_half_written_line(run):
 def test_damaged_line_in_the_middle(run):
     first = run / "rollouts" / "step-000000.jsonl"
     lines = first.read_text().splitlines()
-    first.write_text("\n".join([lines[0], "{not json", '{"no": "step"}', *lines[1:]]) + "\n")
-    with pytest.warns(RolloutLogWarning, match=r"skipped 2 of 6 lines .*line 2, 3\).*damaged"):
+    broken = ["{not json", '{"no": "step"}', '{"step": "1", "completion": "text"}']  # not JSON, no step, a str step
+    first.write_text("\n".join([lines[0], *broken, *lines[1:]]) + "\n")
+    with pytest.warns(RolloutLogWarning, match=r"skipped 3 of 7 lines .*line 2, 3, 4\).*damaged"):
         df = load_rollouts(run)
     assert len(df) == 8
 
@@ -174,7 +175,7 @@ def test_same_prompt_early_and_late(tmp_path):
     run = write_run(tmp_path, {
         "step-000000.jsonl": [record(0, 0, RAMBLE, prompt="P"), record(0, 1, RAMBLE, prompt="Q")],
         "step-000003.jsonl": [record(3, 0, GOOD, prompt="P"), record(3, 1, WRONG, prompt="R")],
-    })  # fmt: skip
+    })
     df = load_rollouts(run)
     prompt, early, late = early_and_late(df)
     assert prompt == "P" and early["step"].tolist() == [0] and late["completion"].tolist() == [GOOD]
