@@ -179,7 +179,9 @@ def sample_html(row: pd.Series | dict, words: Iterable[str] | None = None) -> st
         verdict = {True: '<span class="r1-good">correct</span>', False: '<span class="r1-bad">wrong</span>'}.get(
             None if _missing(get("correct")) else bool(get("correct")), "answer"
         )
-        parts.append(f"{verdict}: <code>{html.escape(str(get('answer')).strip())}</code>")
+        answer = " ".join(str(get("answer")).split())  # one line; the full block is in the text below
+        answer = answer if len(answer) <= 60 else answer[:57] + "..."
+        parts.append(f"{verdict}: <code>{html.escape(answer)}</code>")
     else:
         parts.append("no answer")
     parts.append(f"{_fmt(get('length'))} tokens" + (" (truncated)" if get("truncated") is True else ""))
