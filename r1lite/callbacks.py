@@ -21,8 +21,12 @@ class HeldoutEvalCallback(TrainerCallback):
     ``<output_dir>/eval/history.jsonl``; the final one also goes to ``<output_dir>/eval/final.json``.
     """
 
-    def __init__(self, dataset, tokenizer, *, max_new_tokens: int, every: int = 0, at_end: bool = True, batch_size: int = 32):
+    def __init__(
+        self, dataset, tokenizer, *, max_new_tokens: int, every: int = 0, at_end: bool = True, batch_size: int = 32,
+        stop_strings=(),
+    ):
         self.dataset = dataset
+        self.stop_strings = list(stop_strings)
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.every = every
@@ -41,6 +45,7 @@ class HeldoutEvalCallback(TrainerCallback):
             batch_size=self.batch_size,
             accelerator=trainer.accelerator,
             progress=trainer.accelerator.is_main_process,
+            stop_strings=self.stop_strings,
         )
         metrics = result.metrics()
         trainer.log(dict(metrics))

@@ -64,6 +64,23 @@ class TaskConfig:
         default=True,
         metadata={"help": "Write every completion with its rewards and advantage to <output_dir>/rollouts/."},
     )
+    stop_strings: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Stop a completion when its text ends with one of these, e.g. ['</answer>'] (TinyZero does): "
+            "rows that have answered stop costing decoding steps. Empty: stop at end-of-sequence only."
+        },
+    )
+    dynamic_sampling: bool = field(
+        default=False,
+        metadata={
+            "help": "DAPO's dynamic sampling: replace completions of zero-variance groups (zero advantage, no gradient) "
+            "by completions of fresh prompts, for at most dynamic_sampling_max_rounds extra generation rounds."
+        },
+    )
+    dynamic_sampling_max_rounds: int = field(
+        default=2, metadata={"help": "Most extra generation rounds per step for dynamic_sampling."}
+    )
     reflection_words: list[str] = field(
         default_factory=lambda: list(DEFAULT_REFLECTION_WORDS),
         metadata={
@@ -90,6 +107,10 @@ class TaskConfig:
         for name in ("num_train_puzzles", "eval_puzzles", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.dynamic_sampling_max_rounds < 1:
+            raise ValueError(f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}")
+        if any(not s for s in self.stop_strings):
+            raise ValueError(f"stop_strings holds an empty string ({self.stop_strings!r}): it would stop every completion at once")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
 

@@ -8,6 +8,7 @@ and the results are gathered, so it works under DDP, DeepSpeed and FSDP alike.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -62,11 +63,18 @@ def generate_completions(
     synced_gpus: bool = False,
     progress: bool = True,
     desc: str = "eval",
+    stop_strings: Sequence[str] = (),
 ) -> list[tuple[str, int, bool]]:
     """Generate ``num_samples`` completions per prompt; returns (text, token_count, truncated) per completion.
 
     Completions come out prompt-major: the samples of prompt i sit at i*num_samples .. (i+1)*num_samples-1.
+    ``stop_strings`` end a completion at the token that completes one of them (as in training).
     """
+    stopping = {}
+    if stop_strings:
+        from transformers import StoppingCriteriaList, StopStringCriteria
+
+        stopping = {"stopping_criteria": StoppingCriteriaList([StopStringCriteria(tokenizer, list(stop_strings))])}
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -88,13 +96,15 @@ def generate_completions(
                 top_k=None,
                 pad_token_id=tokenizer.pad_token_id,
                 synced_gpus=synced_gpus,
+                **stopping,
             )
             completion_ids = generated[:, batch["input_ids"].shape[1] :]  # (B, <=max_new_tokens)
             for row in completion_ids.tolist():
                 ended = next((i for i, t in enumerate(row) if t in eos_ids), None)
                 tokens = row if ended is None else row[: ended + 1]
                 text = tokenizer.decode(tokens, skip_special_tokens=True)
-                out.append((text, len(tokens), ended is None and len(row) >= max_new_tokens))
+                stopped = any(s in text for s in stop_strings)  # the stop string may end inside the last token
+                out.append((text, len(tokens), ended is None and not stopped and len(row) >= max_new_tokens))
     finally:
         tokenizer.padding_side = old_side
         model.train(was_training)
@@ -113,6 +123,7 @@ def evaluate(
     top_p: float = 1.0,
     accelerator=None,
     progress: bool = True,
+    stop_strings: Sequence[str] = (),
 ) -> EvalResult:
     """Score a model on a data set with columns prompt, nums, target (e.g. the held-out split).
 
@@ -141,6 +152,7 @@ def evaluate(
         top_p=top_p,
         synced_gpus=synced,
         progress=progress,
+        stop_strings=stop_strings,
     )
     samples = []
     texts = [g[0] for g in generated]

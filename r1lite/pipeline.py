@@ -146,7 +146,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
         start = time.time()
         result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
                           batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
-                          progress=state.is_main_process)
+                          progress=state.is_main_process, stop_strings=task.stop_strings)
         del model
         gc.collect()
         metrics = {k.removeprefix("eval/"): v for k, v in result.metrics().items()}

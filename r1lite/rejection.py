@@ -52,10 +52,13 @@ def is_complete(folder: str | os.PathLike) -> bool:
     return (Path(folder) / STATS_FILE).exists() and (Path(folder) / "kept").is_dir()
 
 
-def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0) -> list[Sample]:
-    """``cfg.samples_per_prompt`` completions for each row (with a ``prompt`` column), gathered on every process."""
+def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0,
+           stop_strings=()) -> list[Sample]:
+    """``cfg.samples_per_prompt`` completions for each row (with a ``prompt`` column), gathered on every process.
+
+    ``stop_strings``: the RL stage's (its task's), so samples end where training completions did."""
     if cfg.sample_with_vllm:
-        return _sample_vllm(model_path, rows, cfg, accelerator=accelerator, seed=seed)
+        return _sample_vllm(model_path, rows, cfg, accelerator=accelerator, seed=seed, stop_strings=stop_strings)
     import torch
 
     from r1lite.evaluation import generate_completions
@@ -79,6 +82,7 @@ def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, 
         top_p=cfg.sample_top_p,
         progress=rank == 0,
         desc="sampling",
+        stop_strings=stop_strings,
     )
     del model
     local = [
@@ -98,7 +102,8 @@ def _make_sample(index: int, rows: list[dict], text: str, tokens: int, truncated
     return Sample(index, row["prompt"], text, tokens, truncated, {k: v for k, v in row.items() if k != "prompt"})
 
 
-def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0) -> list[Sample]:
+def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0,
+                 stop_strings=()) -> list[Sample]:
     """vLLM sampling on the main process (one GPU); the other processes wait and receive the samples."""
     try:
         from vllm import LLM, SamplingParams
@@ -113,6 +118,8 @@ def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accel
             top_p=cfg.sample_top_p,
             max_tokens=cfg.sample_max_new_tokens,
             seed=seed,
+            stop=list(stop_strings) or None,
+            include_stop_str_in_output=True,
         )
         outputs = llm.generate([r["prompt"] for r in rows], params)
         for i, out in enumerate(outputs):
@@ -207,7 +214,8 @@ def describe(stats: dict) -> str:
     )
 
 
-def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], cfg: CleanupConfig, folder, *, accelerator=None, seed: int = 0):
+def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], cfg: CleanupConfig, folder, *,
+        accelerator=None, seed: int = 0, stop_strings=()):
     """Sample, score, filter and write ``folder``; returns the kept ``datasets.Dataset``.
 
     Raises ``EmptyKeptSetError`` (after writing the statistics) when nothing passes.
@@ -216,7 +224,7 @@ def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], c
 
     folder = Path(folder)
     names = list(dict.fromkeys([*reward_names, *(name for name, _ in cfg.keep_rules)]))
-    samples = sample(model_path, tokenizer, rows, cfg, accelerator=accelerator, seed=seed)
+    samples = sample(model_path, tokenizer, rows, cfg, accelerator=accelerator, seed=seed, stop_strings=stop_strings)
     scores = score(samples, names)
     kept, reasons, stats = filter_samples(samples, scores, cfg)
     main = accelerator is None or accelerator.is_main_process

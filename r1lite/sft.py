@@ -90,7 +90,8 @@ def resolve_stage(cleanup: CleanupConfig):
     return task, str(sample_path), init, record
 
 
-def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, kept, tokenizer, init: str, eval_dataset=None):
+def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, kept, tokenizer, init: str,
+                  eval_dataset=None, stop_strings=()):
     """An SFTTrainer on the kept prompt/completion pairs (completion-only loss), plus the held-out eval callback."""
     from trl import SFTTrainer
 
@@ -102,7 +103,8 @@ def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: Model
     callbacks = []
     eval_cb = None
     if eval_dataset is not None:
-        eval_cb = HeldoutEvalCallback(eval_dataset, tokenizer, max_new_tokens=cleanup.sample_max_new_tokens, at_end=True)
+        eval_cb = HeldoutEvalCallback(eval_dataset, tokenizer, max_new_tokens=cleanup.sample_max_new_tokens, at_end=True,
+                                      stop_strings=stop_strings)
         callbacks.append(eval_cb)
     if training.completion_only_loss is None:
         training.completion_only_loss = True
@@ -142,13 +144,13 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         rows = train.select(range(min(cleanup.num_sample_prompts, len(train)))).to_list()
         kept = rejection.run(sample_path, tokenizer, rows, task.reward_funcs, cleanup, samples_dir,
-                             accelerator=state, seed=training.seed)
+                             accelerator=state, seed=training.seed, stop_strings=task.stop_strings)
         stats = json.loads((samples_dir / rejection.STATS_FILE).read_text())
     sampled_seconds = time.time() - start
 
     tokenizer.padding_side = "right"  # training pads on the right; evaluation switches to left itself
     trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, init,
-                            eval_dataset=heldout if cleanup.eval_at_end else None)
+                            eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=task.stop_strings)
     trainer.train(resume_from_checkpoint=training.resume_from_checkpoint)
     trainer.save_model(training.output_dir)
     summary = {

@@ -1,4 +1,17 @@
-"""``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log and completion-only logits on the CPU.
+"""``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log, behaviour metrics, completion-only
+logits on the CPU, stop strings and dynamic sampling.
+
+Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
+token that completes one of them (transformers' ``StopStringCriteria``); the stopped row's padding is
+not part of its completion (where the pad token is the EOS token, as for SmolLM2, one EOS stays: the
+model learns to end there). With vLLM, ``r1lite.zero`` passes them as vLLM's ``stop`` instead.
+
+Dynamic sampling (``dynamic_sampling``, DAPO's): after a generation round, rows whose advantage is
+zero (their whole group got one reward: no gradient) are replaced by completions of fresh random
+training prompts, for at most ``dynamic_sampling_max_rounds`` extra rounds; see
+``r1lite.dynamic_sampling``. Logged: ``dynamic_sampling/dropped_fraction`` (first round),
+``extra_rounds``, ``signal_fraction`` (rows with signal in the batch that trains). Extra rounds are
+in the rollout log as ``step-NNNNNN-XXXX.jsonl`` and in TRL's reward metrics of the step.
 
 Completion-only logits: TRL 1.16 scores log-probabilities through a fused, chunked LM head. On
 CUDA (Triton) it projects only the completion positions; elsewhere it projects EVERY position,
@@ -34,8 +47,10 @@ computes them over the whole gathered batch, so every rank logs the same numbers
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import random
 from collections.abc import Sequence
 
 import torch
@@ -44,6 +59,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 from r1lite.behaviour import DEFAULT_REFLECTION_WORDS, completion_behaviour, summarize
+from r1lite.dynamic_sampling import merge, signal_rows
 
 try:  # where TRL decides between its Triton path (completion positions only) and the all-positions fallback
     from trl.kernels.chunked_logprob import _use_triton
@@ -63,6 +79,9 @@ class R1ZeroTrainer(GRPOTrainer):
         rollout_log: bool = True,
         completion_only_logits: bool = True,
         reflection_words: Sequence[str] | None = None,
+        stop_strings: Sequence[str] = (),
+        dynamic_sampling: bool = False,
+        dynamic_sampling_max_rounds: int = 2,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -71,6 +90,35 @@ class R1ZeroTrainer(GRPOTrainer):
         self.reflection_words = tuple(DEFAULT_REFLECTION_WORDS if reflection_words is None else reflection_words)
         self._local_lengths: list[int] = []
         self._local_truncated: list[bool] = []
+        self.stop_strings = list(stop_strings)
+        self._stopping = None
+        if self.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (r1lite.zero does that)
+            from transformers import StoppingCriteriaList, StopStringCriteria
+
+            self._stopping = StoppingCriteriaList([StopStringCriteria(self._tokenizer, self.stop_strings)])
+        self.dynamic_sampling = dynamic_sampling
+        self.dynamic_sampling_max_rounds = dynamic_sampling_max_rounds
+        self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
+
+    def _generate_single_turn(self, *args, **kwargs):
+        """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path only)."""
+        if self._stopping is None:
+            return super()._generate_single_turn(*args, **kwargs)
+        model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
+        own = model.__dict__.get("generate")
+        model.generate = functools.partial(model.generate, stopping_criteria=self._stopping)
+        try:
+            completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
+        finally:
+            if own is None:
+                del model.generate
+            else:
+                model.generate = own
+        pad = self._tokenizer.pad_token_id
+        if pad is not None and pad not in self.eos_token_ids:
+            # A stopped row is padded to the batch's length; TRL masks after EOS only, so drop the padding here.
+            completion_ids = [_strip_trailing(ids, pad) for ids in completion_ids]
+        return completion_ids, logprobs
 
     def _get_per_token_logps_and_entropies(
         self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
@@ -122,7 +170,39 @@ class R1ZeroTrainer(GRPOTrainer):
         output = super()._generate_and_score_completions(inputs)
         if self.model.training:
             self._record_round(inputs)
+            if self.dynamic_sampling:
+                output = self._refill(inputs, output)
         return output
+
+    def _refill(self, inputs: list[dict], output: dict) -> dict:
+        """Dynamic sampling: replace zero-advantage rows by completions of fresh prompts (r1lite.dynamic_sampling)."""
+        device = self.accelerator.device
+        size = len(inputs)
+        outputs, keep = [output], [signal_rows(output["advantages"])]  # keep[i]: (B_i,) bool
+        dropped = self.accelerator.gather((~keep[0]).float().mean().reshape(1).to(device)).mean().item()
+        rounds = 0
+        while rounds < self.dynamic_sampling_max_rounds:
+            short = torch.tensor([size - sum(int(k.sum()) for k in keep)], device=device)
+            short = int(self.accelerator.gather(short).max())  # every process runs the same rounds
+            if short <= 0:
+                break
+            groups = -(-short // self.num_generations)  # whole groups: GRPO's statistics need them
+            picks = [self._fresh_rng.randrange(len(self.train_dataset)) for _ in range(groups)]
+            fresh = [self.train_dataset[i] for i in picks for _ in range(self.num_generations)]
+            out = super()._generate_and_score_completions(fresh)
+            self._record_round(fresh)
+            outputs.append(out)
+            keep.append(signal_rows(out["advantages"]))
+            rounds += 1
+        batch = merge(outputs, keep, size)
+        mask = batch["completion_mask"]  # (B, C)
+        batch["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        with_signal = self.accelerator.gather(signal_rows(batch["advantages"]).float().mean().reshape(1)).mean().item()
+        metrics = self._metrics["train"]
+        metrics["dynamic_sampling/dropped_fraction"].append(dropped)  # zero-advantage rows of the first round
+        metrics["dynamic_sampling/extra_rounds"].append(float(rounds))
+        metrics["dynamic_sampling/signal_fraction"].append(with_signal)  # rows with signal in the trained batch
+        return batch
 
     def _record_round(self, inputs: list[dict]) -> None:
         """Behaviour metrics of the gathered round into TRL's metric store; the rollout file on the main process."""
@@ -174,6 +254,13 @@ class R1ZeroTrainer(GRPOTrainer):
                     **behaviour[i],
                 )
                 f.write(json.dumps(record) + "\n")
+
+
+def _strip_trailing(ids: list[int], pad: int) -> list[int]:
+    end = len(ids)
+    while end and ids[end - 1] == pad:
+        end -= 1
+    return ids[:end]
 
 
 def _text(completion) -> str:

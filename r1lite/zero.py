@@ -75,6 +75,10 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
         except ImportError as err:
             raise ImportError("use_vllm: true needs vLLM on a GPU machine: pip install 'r1lite[vllm]'") from err
 
+    if task.stop_strings and training.use_vllm:  # vLLM takes them as sampling parameters
+        training.generation_kwargs = {**(training.generation_kwargs or {}), "stop": list(task.stop_strings),
+                                      "include_stop_str_in_output": True}
+
     from r1lite.models import load_tokenizer
 
     tokenizer = load_tokenizer(model_args.model_name_or_path)
@@ -96,6 +100,7 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
             every=task.eval_every,
             at_end=task.eval_at_end,
             batch_size=task.eval_batch_size,
+            stop_strings=task.stop_strings,
         )
         extra.append(eval_cb)
     progress_cb = RewardProgressCallback()
@@ -110,6 +115,9 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
         rollout_log=task.rollout_log,
         completion_only_logits=task.completion_only_logits,
         reflection_words=task.reflection_words,
+        stop_strings=task.stop_strings,
+        dynamic_sampling=task.dynamic_sampling,
+        dynamic_sampling_max_rounds=task.dynamic_sampling_max_rounds,
     )
     progress_cb.trainer = trainer
     if eval_cb is not None:

@@ -37,6 +37,7 @@ def main(argv=None) -> dict:
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--num_samples", type=int, default=1, help="completions per prompt (pass@k with k = this)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.add_argument("--stop_strings", nargs="*", default=[], help="end completions at these, e.g. '</answer>' (as in training)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: the checkpoint's)")
     p.add_argument("--output", default=None, help="JSON file to write")
     args = p.parse_args(argv)
@@ -62,6 +63,7 @@ def main(argv=None) -> dict:
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
         num_samples=args.num_samples,
+        stop_strings=args.stop_strings,
         temperature=args.temperature,
         accelerator=accelerator,
     )

@@ -167,3 +167,48 @@ def test_lora_through_peft(tmp_path, tiny_recipe, tiny_model_path, length_reward
     run = tmp_path / "run"
     assert (run / "adapter_model.safetensors").exists() and (run / "adapter_config.json").exists()
     assert len(_rollouts(run)) == 2
+
+
+def test_stop_strings_end_completions(tmp_path, tiny_recipe, tiny_model_path, length_reward):
+    """A stop string ends a row's completion at the token that completes it; the row then costs no more tokens."""
+    # Random tokens often contain an "e", so most of the 16-token completions stop early.
+    summary = zero.main(tiny_recipe + length_reward + ["--stop_strings", "e", "--max_steps", "1", "--eval_at_end", "false"])
+    rows = _rollouts(tmp_path / "run")["step-000000.jsonl"]
+    stopped = [r for r in rows if r["length"] < 16]
+    assert stopped, "no completion stopped early"
+    assert all("e" in r["completion"] and not r["truncated"] for r in stopped)
+    assert summary["steps"] == 1
+
+
+@pytest.mark.parametrize(
+    "rewards, dropped, rounds",
+    [
+        (["--reward_funcs", "equation_reward"], 1.0, 2.0),  # a random model never solves: every group dead, 2 extra rounds
+        (["--reward_funcs", "equation_reward", "my_rewards:length_reward"], None, None),  # variance: few or no extra rounds
+    ],
+)
+def test_dynamic_sampling(tmp_path, tiny_recipe, tiny_model_path, length_reward, rewards, dropped, rounds):
+    summary = zero.main(tiny_recipe + rewards + ["--dynamic_sampling", "true", "--dynamic_sampling_max_rounds", "2",
+                                                 "--max_steps", "1", "--eval_at_end", "false"])
+    logs = next(h for h in summary["log_history"] if "dynamic_sampling/dropped_fraction" in h)
+    if dropped is not None:
+        assert logs["dynamic_sampling/dropped_fraction"] == dropped and logs["dynamic_sampling/extra_rounds"] == rounds
+        assert logs["dynamic_sampling/signal_fraction"] == 0.0
+        files = set(_rollouts(tmp_path / "run"))  # the first round and the two extra ones
+        assert files == {"step-000000.jsonl", "step-000000-0001.jsonl", "step-000000-0002.jsonl"}
+    else:
+        assert 0.0 <= logs["dynamic_sampling/dropped_fraction"] < 1.0
+        assert logs["dynamic_sampling/signal_fraction"] >= 1.0 - logs["dynamic_sampling/dropped_fraction"]
+    assert summary["steps"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--dynamic_sampling_max_rounds", "0"], "dynamic_sampling_max_rounds must be at least 1"),
+        (["--stop_strings", ""], "empty string"),
+    ],
+)
+def test_speed_options_checked(tiny_recipe, args, match):
+    with pytest.raises(ValueError, match=match):
+        zero.main(tiny_recipe + args)
