@@ -3,11 +3,11 @@
 Both sides get the same recipe: model, prompts (same data set, same seed, so the same batches),
 reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.zero.build_trainer`` with
 r1lite's extras off (no rollout log, no held-out evaluation, TRL's own log-probability path), so
-B/A is r1lite's overhead; C (``--with_extras``) is r1lite as a recipe runs it: rollout log on and
-completion-only logits on the CPU. Runs alternate A B A B ... in this one process; each run loads a fresh model
+B/A is r1lite's overhead; C (``--with_extras``) is r1lite as the recipe runs it: rollout log,
+completion-only logits on the CPU, and the recipe's speed levers (stop strings, dynamic sampling). Runs alternate A B A B ... in this one process; each run loads a fresh model
 and trains ``--steps`` steps; the first step of each run is warm-up and not counted. Prints the
-median step time of each side, the ratio, and the mean reward of each side (same steps, so a
-faster side that learns less would show).
+median step time of each side, the ratio, and the mean reward, equation accuracy and completion
+length of each side over all its steps (same steps, so a faster side that learns less would show).
 
     python bench/bench_overhead.py                                   # default recipe, 3 rounds x 3 steps
     python bench/bench_overhead.py --config configs/tiny/zero.yaml --rounds 2 --steps 2
@@ -32,6 +32,8 @@ class StepTimer(TrainerCallback):
     def __init__(self):
         self.times: list[float] = []
         self.rewards: list[float] = []
+        self.accuracy: list[float] = []
+        self.tokens: list[float] = []
         self._start = 0.0
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -43,6 +45,8 @@ class StepTimer(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "reward" in logs:
             self.rewards.append(float(logs["reward"]))
+            self.accuracy.append(float(logs.get("rewards/equation_reward/mean", float("nan"))))
+            self.tokens.append(float(logs.get("completions/mean_length", float("nan"))))
 
 
 def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
@@ -55,6 +59,8 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
                    "--rollout_log", "true" if side == "C" else "false",
                    "--completion_only_logits", "true" if side == "C" else "false"]
     task, training, model_args = zero.parse_args(args)
+    if side != "C":  # plain TRL has none of r1lite's levers; B turns them all off
+        task.stop_strings, task.dynamic_sampling = [], False
     from r1lite.cpu import configure_cpu
 
     configure_cpu(training)
@@ -89,12 +95,17 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="A/B alternations")
     p.add_argument("--steps", type=int, default=3, help="steps per run (the first is warm-up)")
     p.add_argument("--with_extras", action="store_true", help="also time r1lite with the rollout log on (C)")
+    p.add_argument("--sides", default=None, help="comma-separated sides to run, e.g. A,C (default: A,B and C with --with_extras)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="recipe overrides, e.g. -- --max_completion_length 64")
     a = p.parse_args()
     argv = (["--config", a.config] if a.config else []) + [x for x in a.overrides if x != "--"]
-    sides = ["A", "B"] + (["C"] if a.with_extras else [])
+    sides = a.sides.split(",") if a.sides else ["A", "B"] + (["C"] if a.with_extras else [])
+    if "A" not in sides:
+        raise SystemExit("--sides must include A (plain TRL): every ratio is against it")
     results: dict[str, list[float]] = {s: [] for s in sides}
     rewards: dict[str, list[float]] = {s: [] for s in sides}
+    accuracy: dict[str, list[float]] = {s: [] for s in sides}
+    tokens: dict[str, list[float]] = {s: [] for s in sides}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.rounds):
             for side in sides:
@@ -102,16 +113,23 @@ def main() -> None:
                 counted = timer.times[1:] or timer.times
                 results[side] += counted
                 rewards[side] += timer.rewards
+                accuracy[side] += timer.accuracy
+                tokens[side] += timer.tokens
                 print(f"round {r} side {side}: steps {[round(t, 2) for t in timer.times]} s", flush=True)
     names = {"A": "plain TRL GRPOTrainer", "B": "r1lite, extras off", "C": "r1lite, defaults"}
     print()
     print("command: python " + " ".join(shlex.quote(x) for x in sys.argv))
-    print(f"{'side':28s} {'median step s':>14s} {'ratio to A':>11s} {'mean reward':>12s}  steps counted")
+    print(f"{'side':28s} {'median step s':>14s} {'ratio to A':>11s} {'mean reward':>12s} {'accuracy':>9s} "
+          f"{'mean tokens':>12s}  steps counted")
     base = statistics.median(results["A"])
     for side in sides:
         med = statistics.median(results[side])
-        mean_reward = statistics.mean(rewards[side]) if rewards[side] else float("nan")
-        print(f"{names[side]:28s} {med:14.2f} {med / base:11.3f} {mean_reward:12.3f}  {len(results[side])}")
+
+        def mean(xs):
+            return statistics.mean(xs) if xs else float("nan")
+
+        print(f"{names[side]:28s} {med:14.2f} {med / base:11.3f} {mean(rewards[side]):12.3f} {mean(accuracy[side]):9.3f} "
+              f"{mean(tokens[side]):12.1f}  {len(results[side])}")
 
 
 if __name__ == "__main__":

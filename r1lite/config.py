@@ -8,11 +8,27 @@ A recipe YAML holds the fields of three dataclasses at once (TRL's ``TrlParser``
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from r1lite.behaviour import DEFAULT_REFLECTION_WORDS
 
 PROMPT_TEMPLATES = ("base", "chat", "chat_one_shot")
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = None) -> tuple:
+    """Parse ``--config recipe.yaml`` plus ``--key value`` overrides into ``classes`` with TRL's ``TrlParser``.
+
+    No ``--config`` means ``default_recipe``. A key that none of the classes knows is an error.
+    """
+    from trl import TrlParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" not in argv:
+        argv = ["--config", str(default_recipe), *argv]
+    return TrlParser(classes).parse_args_and_config(args=argv)
 
 
 @dataclass

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config
+from trl import ModelConfig, SFTConfig, get_peft_config
 
+from r1lite.config import CONFIGS, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.models import resolve_model_path
 from r1lite.record import find_task_record, task_from_record, write_task_record
@@ -34,17 +34,12 @@ from r1lite.sft_config import CleanupConfig
 
 logger = logging.getLogger("r1lite.sft")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RECIPE = REPO_ROOT / "configs" / "smollm2-135m" / "sft.yaml"
+DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "sft.yaml"
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--config" not in argv:
-        argv = ["--config", str(DEFAULT_RECIPE), *argv]
-    parser = TrlParser((CleanupConfig, SFTConfig, ModelConfig))
-    cleanup, training, model_args = parser.parse_args_and_config(args=argv)
+    cleanup, training, model_args = parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not cleanup.sample_from:
         raise ValueError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
     if model_args.model_name_or_path:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
-from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
+from trl import GRPOConfig, ModelConfig, get_peft_config
 
-from r1lite.config import TaskConfig
+from r1lite.config import CONFIGS, TaskConfig, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.data import build_datasets
 from r1lite.models import resolve_model_path
@@ -25,17 +23,12 @@ from r1lite.record import write_task_record
 
 logger = logging.getLogger("r1lite.zero")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RECIPE = REPO_ROOT / "configs" / "smollm2-135m" / "zero.yaml"
+DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "zero.yaml"
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, GRPOConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--config" not in argv:
-        argv = ["--config", str(DEFAULT_RECIPE), *argv]
-    parser = TrlParser((TaskConfig, GRPOConfig, ModelConfig))
-    task, training, model_args = parser.parse_args_and_config(args=argv)
+    task, training, model_args = parse_recipe((TaskConfig, GRPOConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not model_args.model_name_or_path:
         raise ValueError("model_name_or_path is not set: put it in the recipe or pass --model_name_or_path")
     return task, training, model_args
