@@ -137,8 +137,9 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     results = {}
     for name, model_path in models.items():
         target = root / "eval" / f"{name}.json"
-        if target.exists():
+        if target.exists():  # evaluated before: the table's text measures are recomputed from its samples
             results[name] = json.loads(target.read_text())
+            results[name].update(readability_rates([s["completion"] for s in results[name]["samples"]]))
             continue
         tokenizer = load_tokenizer(resolve_model_path(model_path))
         data = add_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer)
@@ -170,6 +171,7 @@ COLUMNS = [
     ("language_mixing_rate", "language mixing"),
     ("empty_reasoning_rate", "empty reasoning"),
     ("readable_rate", "readable"),
+    ("distinct_rate", "distinct"),
 ]
 
 

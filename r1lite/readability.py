@@ -73,7 +73,8 @@ CHECKS = ("repetition", "language_mixing", "empty_reasoning")
 
 
 def readability_rates(completions: list[str], rules: ReadabilityRules | None = None) -> dict[str, float]:
-    """Share of completions failing each check, plus ``readable`` (failing none) and mean reasoning words."""
+    """Share of completions failing each check, ``readable`` (failing none), mean reasoning words, and the
+    share of distinct completions (whitespace-normalised; 1/n when every completion is the same text)."""
     rules = rules or ReadabilityRules()
     if not completions:
         raise ValueError("readability_rates needs at least one completion")
@@ -82,4 +83,6 @@ def readability_rates(completions: list[str], rules: ReadabilityRules | None = N
     rates = {f"{check}_rate": sum(check in p for p in problems) / n for check in CHECKS}
     rates["readable_rate"] = sum(not p for p in problems) / n
     rates["reasoning_words"] = sum(len(_WORD.findall(reasoning_text(c))) for c in completions) / n
+    # Readable is not enough: a model can give the same tidy text to every puzzle (mode collapse).
+    rates["distinct_rate"] = len({" ".join(c.split()) for c in completions}) / n
     return rates

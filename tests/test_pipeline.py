@@ -127,7 +127,7 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     assert set(summary["models"]) == {"base", "zero", "sft"}
     for metrics in summary["models"].values():
         for key in ("accuracy", "format_rate", "mean_length", "truncation_rate", "repetition_rate",
-                    "language_mixing_rate", "empty_reasoning_rate", "readable_rate"):
+                    "language_mixing_rate", "empty_reasoning_rate", "readable_rate", "distinct_rate"):
             assert 0 <= metrics[key] <= (16 if key == "mean_length" else 1), (key, metrics)
     table = (root / "results.md").read_text()
     assert "| after R1-Zero |" in table and "| after SFT (R1) |" in table and "Rejection sampling: sampled 16" in table

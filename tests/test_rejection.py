@@ -48,6 +48,7 @@ def test_helpers():
     assert foreign_letter_fraction("aé") == 0.5
     rates = readability_rates([GOOD, "</think>"])
     assert rates["empty_reasoning_rate"] == 0.5 and rates["readable_rate"] == 0.5 and rates["repetition_rate"] == 0.0
+    assert rates["distinct_rate"] == 1.0 and readability_rates([GOOD, GOOD + " "])["distinct_rate"] == 0.5
     with pytest.raises(ValueError, match="at least one"):
         readability_rates([])
 
