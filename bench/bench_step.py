@@ -66,6 +66,25 @@ def timed(fn, repeats: int) -> list[float]:
     return times
 
 
+def training_pass(model, batch, tokenizer, a) -> tuple[float, float]:
+    """Median seconds of forward + backward + AdamW over the rows, and the model FLOPs of one pass."""
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    ids = torch.cat([batch["input_ids"], torch.randint(0, tokenizer.vocab_size, (a.rows, a.new_tokens))], dim=1)  # (B, P+C)
+    mask = torch.cat([batch["attention_mask"], torch.ones(a.rows, a.new_tokens, dtype=torch.long)], dim=1)  # (B, P+C)
+
+    def train_step():
+        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=a.new_tokens + 1, use_cache=False).logits  # (B, C+1, V)
+        logps = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, C, V)
+        loss = -logps.gather(-1, ids[:, -a.new_tokens:, None]).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    times = timed(train_step, a.repeats)
+    return statistics.median(times), train_flops(model, a.rows, batch["input_ids"].shape[1], a.new_tokens)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default=None, help="zero recipe (default: the default recipe)")
@@ -73,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--new_tokens", type=int, default=96, help="completion tokens")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--matmul_n", type=int, default=1024)
+    p.add_argument("--skip_train", action="store_true", help="generation only (e.g. to compare --rows)")
     a = p.parse_args(argv)
 
     from r1lite import zero
@@ -112,24 +132,12 @@ def main(argv: list[str] | None = None) -> dict:
     steps_done.clear()
     stop_times = timed(lambda: generate(stop=True), a.repeats)
     stop_steps = statistics.median(steps_done[1:])
-    model.train()
 
     # 3. training pass
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
-    ids = torch.cat([batch["input_ids"], torch.randint(0, tokenizer.vocab_size, (a.rows, a.new_tokens))], dim=1)  # (B, P+C)
-    mask = torch.cat([batch["attention_mask"], torch.ones(a.rows, a.new_tokens, dtype=torch.long)], dim=1)  # (B, P+C)
-
-    def train_step():
-        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=a.new_tokens + 1, use_cache=False).logits  # (B, C+1, V)
-        logps = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, C, V)
-        loss = -logps.gather(-1, ids[:, -a.new_tokens:, None]).mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    train_times = timed(train_step, a.repeats)
-    flops = train_flops(model, a.rows, prompt_len, a.new_tokens)
-    t_gen, t_stop, t_train = (statistics.median(x) for x in (gen_times, stop_times, train_times))
+    t_train = flops = float("nan")
+    if not a.skip_train:
+        t_train, flops = training_pass(model, batch, tokenizer, a)
+    t_gen, t_stop = statistics.median(gen_times), statistics.median(stop_times)
     result = {
         "matmul_fp32_gflops": fp32,
         "matmul_bf16_gflops": bf16,
@@ -151,8 +159,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"generate               {t_gen:8.2f} s  {gen_steps:.0f} decoding steps  {result['ms_per_decode_step']:.0f} ms/step  "
           f"{result['generate_tokens_per_s']:.0f} tokens/s")
     print(f"generate, stop at </answer> {t_stop:8.2f} s  {stop_steps:.0f} decoding steps")
-    print(f"training pass          {t_train:8.2f} s  {flops / 1e9:.0f} GFLOP  {result['train_gflops']:.1f} GFLOP/s  "
-          f"= {100 * result['train_share_of_fp32_ceiling']:.0f}% of the fp32 matmul ceiling")
+    if not a.skip_train:
+        print(f"training pass          {t_train:8.2f} s  {flops / 1e9:.0f} GFLOP  {result['train_gflops']:.1f} GFLOP/s  "
+              f"= {100 * result['train_share_of_fp32_ceiling']:.0f}% of the fp32 matmul ceiling")
     return result
 
 
