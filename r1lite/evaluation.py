@@ -49,6 +49,13 @@ def _rows(dataset) -> list[dict]:
     return [{"prompt": r["prompt"], "nums": list(r["nums"]), "target": int(r["target"])} for r in dataset]
 
 
+def stop_criteria(tokenizer, stop_strings: Sequence[str]):
+    """``generate``'s stopping criteria that end a row at the token completing one of ``stop_strings``."""
+    from transformers import StoppingCriteriaList, StopStringCriteria
+
+    return StoppingCriteriaList([StopStringCriteria(tokenizer, list(stop_strings))])
+
+
 @torch.no_grad()
 def generate_completions(
     model,
@@ -70,11 +77,7 @@ def generate_completions(
     Completions come out prompt-major: the samples of prompt i sit at i*num_samples .. (i+1)*num_samples-1.
     ``stop_strings`` end a completion at the token that completes one of them (as in training).
     """
-    stopping = {}
-    if stop_strings:
-        from transformers import StoppingCriteriaList, StopStringCriteria
-
-        stopping = {"stopping_criteria": StoppingCriteriaList([StopStringCriteria(tokenizer, list(stop_strings))])}
+    stopping = {"stopping_criteria": stop_criteria(tokenizer, stop_strings)} if stop_strings else {}
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

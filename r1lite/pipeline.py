@@ -40,7 +40,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PIPELINE = REPO_ROOT / "configs" / "smollm2-135m" / "pipeline.yaml"
 SECTIONS = ("zero", "sft", "eval")
 EVAL_KEYS = ("puzzles", "max_new_tokens", "batch_size")
-MODELS = ("base", "zero", "sft")
 
 
 def _find(path: str, where: Path) -> Path:
@@ -84,38 +83,29 @@ def _write_recipe(recipe: dict, folder: Path) -> Path:
     return target
 
 
-def _has_checkpoint(folder: Path) -> bool:
-    return any(folder.glob("checkpoint-*"))
+def _run_stage(name: str, recipe: dict, root: Path) -> Path:
+    """Run stage ``name`` ("zero" or "sft") into ``root/name`` unless it finished there; resume from its checkpoints."""
+    folder = root / name
+    if (folder / "run_summary.json").exists():
+        logger.info("%s stage done already (%s); delete the folder to run it again", name, folder)
+        return folder
+    from r1lite import sft, zero
+
+    recipe = {**recipe, "output_dir": str(folder)}
+    if any(folder.glob("checkpoint-*")):
+        recipe["resume_from_checkpoint"] = True
+    main = zero.main if name == "zero" else sft.main
+    main(["--config", str(_write_recipe(recipe, folder))])
+    gc.collect()
+    return folder
 
 
 def run_zero(spec: dict, root: Path) -> Path:
-    folder = root / "zero"
-    if (folder / "run_summary.json").exists():
-        logger.info("zero stage done already (%s); delete the folder to run it again", folder)
-        return folder
-    from r1lite import zero
-
-    recipe = {**spec["zero"], "output_dir": str(folder)}
-    if _has_checkpoint(folder):
-        recipe["resume_from_checkpoint"] = True
-    zero.main(["--config", str(_write_recipe(recipe, folder))])
-    gc.collect()
-    return folder
+    return _run_stage("zero", spec["zero"], root)
 
 
 def run_sft(spec: dict, root: Path, zero_dir: Path) -> Path:
-    folder = root / "sft"
-    if (folder / "run_summary.json").exists():
-        logger.info("sft stage done already (%s); delete the folder to run it again", folder)
-        return folder
-    from r1lite import sft
-
-    recipe = {**spec["sft"], "output_dir": str(folder), "sample_from": str(zero_dir)}
-    if _has_checkpoint(folder):
-        recipe["resume_from_checkpoint"] = True
-    sft.main(["--config", str(_write_recipe(recipe, folder))])
-    gc.collect()
-    return folder
+    return _run_stage("sft", {**spec["sft"], "sample_from": str(zero_dir)}, root)
 
 
 def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
@@ -137,27 +127,30 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     results = {}
     for name, model_path in models.items():
         target = root / "eval" / f"{name}.json"
-        if target.exists():  # evaluated before: the table's text measures are recomputed from its samples
-            results[name] = json.loads(target.read_text())
-            results[name].update(readability_rates([s["completion"] for s in results[name]["samples"]]))
-            continue
-        tokenizer = load_tokenizer(resolve_model_path(model_path))
-        data = add_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer)
-        model = load_model(resolve_model_path(model_path)).to(state.device)
-        start = time.time()
-        result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
-                          batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
-                          progress=state.is_main_process, stop_strings=task.stop_strings)
-        del model
-        gc.collect()
-        metrics = {k.removeprefix("eval/"): v for k, v in result.metrics().items()}
-        metrics.update(readability_rates([s["completion"] for s in result.samples]))
-        results[name] = {"model": model_path, "seconds": round(time.time() - start, 1), **metrics,
-                         "num_prompts": result.num_prompts, "samples": result.samples}
-        if state.is_main_process:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(results[name], indent=1))
-        logger.info("held-out %s: %s", name, metrics)
+        cached = target.exists()
+        if cached:
+            entry = json.loads(target.read_text())
+        else:
+            tokenizer = load_tokenizer(resolve_model_path(model_path))
+            data = add_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer)
+            model = load_model(resolve_model_path(model_path)).to(state.device)
+            start = time.time()
+            result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
+                              batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
+                              progress=state.is_main_process, stop_strings=task.stop_strings)
+            del model
+            gc.collect()
+            entry = {"model": model_path, "seconds": round(time.time() - start, 1),
+                     **{k.removeprefix("eval/"): v for k, v in result.metrics().items()},
+                     "num_prompts": result.num_prompts, "samples": result.samples}
+        # The text measures come from the samples, so a cached evaluation gets this version's measures too.
+        entry.update(readability_rates([s["completion"] for s in entry["samples"]]))
+        results[name] = entry
+        if not cached:
+            if state.is_main_process:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(entry, indent=1))
+            logger.info("held-out %s: %s", name, {k: v for k, v in entry.items() if k != "samples"})
     return results
 
 
@@ -230,9 +223,9 @@ def _check_stage(stage: str, recipe: dict) -> None:
     """Parse a stage's merged recipe without running it: unknown keys and bad values fail before any training."""
     import tempfile
 
-    from trl import GRPOConfig, ModelConfig, SFTConfig, TrlParser
+    from trl import GRPOConfig, ModelConfig, SFTConfig
 
-    from r1lite.config import TaskConfig
+    from r1lite.config import TaskConfig, parse_recipe
     from r1lite.sft_config import CleanupConfig
 
     classes = (TaskConfig, GRPOConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
@@ -242,7 +235,7 @@ def _check_stage(stage: str, recipe: dict) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(recipe, f)
     try:
-        TrlParser(classes).parse_args_and_config(args=["--config", f.name])
+        parse_recipe(classes, Path(f.name), [])
     except (ValueError, SystemExit) as err:
         raise ValueError(f"the {stage} section of the pipeline does not parse: {err}") from err
     finally:

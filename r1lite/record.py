@@ -17,11 +17,15 @@ from r1lite.config import TaskConfig
 TASK_RECORD = "r1lite_task.json"
 
 
+def task_record(task: TaskConfig, base_model: str, max_completion_length: int) -> dict:
+    """The record of a task: its TaskConfig, the model training started from, the completion cap."""
+    return {"task": asdict(task), "base_model": base_model, "max_completion_length": max_completion_length}
+
+
 def write_task_record(folder: str | os.PathLike, task: TaskConfig, base_model: str, max_completion_length: int) -> Path:
     path = Path(folder) / TASK_RECORD
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"task": asdict(task), "base_model": base_model, "max_completion_length": max_completion_length}
-    path.write_text(json.dumps(record, indent=1))
+    path.write_text(json.dumps(task_record(task, base_model, max_completion_length), indent=1))
     return path
 
 

@@ -29,7 +29,7 @@ from trl import ModelConfig, SFTConfig, get_peft_config
 from r1lite.config import CONFIGS, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.models import resolve_model_path
-from r1lite.record import find_task_record, task_from_record, write_task_record
+from r1lite.record import find_task_record, task_from_record, task_record, write_task_record
 from r1lite.sft_config import CleanupConfig
 
 logger = logging.getLogger("r1lite.sft")
@@ -65,8 +65,7 @@ def resolve_stage(cleanup: CleanupConfig):
         from r1lite.zero import parse_args as parse_zero_args
 
         task, zero_training, zero_model = parse_zero_args(["--config", cleanup.task_recipe])
-        record = {"task": asdict(task), "base_model": zero_model.model_name_or_path,
-                  "max_completion_length": zero_training.max_completion_length}
+        record = task_record(task, zero_model.model_name_or_path, zero_training.max_completion_length)
     if record is None:
         raise FileNotFoundError(
             f"{sample_path} has no r1lite_task.json (nor its parent folder), so the task it was trained on is "
@@ -87,7 +86,10 @@ def resolve_stage(cleanup: CleanupConfig):
 
 def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, kept, tokenizer, init: str,
                   eval_dataset=None, stop_strings=()):
-    """An SFTTrainer on the kept prompt/completion pairs (completion-only loss), plus the held-out eval callback."""
+    """An SFTTrainer on the kept prompt/completion pairs, plus the held-out eval callback.
+
+    The loss is on the completion tokens only: TRL's default (``completion_only_loss: None``) for
+    prompt/completion data, and what the recipes set explicitly."""
     from trl import SFTTrainer
 
     from r1lite.callbacks import HeldoutEvalCallback
@@ -101,8 +103,6 @@ def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: Model
         eval_cb = HeldoutEvalCallback(eval_dataset, tokenizer, max_new_tokens=cleanup.sample_max_new_tokens, at_end=True,
                                       stop_strings=stop_strings)
         callbacks.append(eval_cb)
-    if training.completion_only_loss is None:
-        training.completion_only_loss = True
     trainer = SFTTrainer(
         model=model,
         args=training,
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
         "sample_from": sample_path,
         "filter_stats": stats,
         "log_history": trainer.state.log_history,
-        "cleanup": {k: v for k, v in asdict(cleanup).items()},
+        "cleanup": asdict(cleanup),
     }
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(training.output_dir)

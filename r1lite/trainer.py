@@ -60,6 +60,7 @@ from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 from r1lite.behaviour import DEFAULT_REFLECTION_WORDS, completion_behaviour, summarize
 from r1lite.dynamic_sampling import merge, signal_rows
+from r1lite.evaluation import stop_criteria
 
 try:  # where TRL decides between its Triton path (completion positions only) and the all-positions fallback
     from trl.kernels.chunked_logprob import _use_triton
@@ -93,9 +94,7 @@ class R1ZeroTrainer(GRPOTrainer):
         self.stop_strings = list(stop_strings)
         self._stopping = None
         if self.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (r1lite.zero does that)
-            from transformers import StoppingCriteriaList, StopStringCriteria
-
-            self._stopping = StoppingCriteriaList([StopStringCriteria(self._tokenizer, self.stop_strings)])
+            self._stopping = stop_criteria(self._tokenizer, self.stop_strings)
         self.dynamic_sampling = dynamic_sampling
         self.dynamic_sampling_max_rounds = dynamic_sampling_max_rounds
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
