@@ -33,3 +33,11 @@ def test_bench_gpu_starts_on_cpu(tiny_model_path):
     out = _run("bench/bench_gpu.py", "--shape", "tiny", "--device", "cpu", "--rows", "8", "--num_generations", "4",
                "--new_tokens", "8", "--repeats", "1")
     assert "MFU" in out and "R1ZeroTrainer step" in out
+
+
+def test_bench_behaviour_starts(tmp_path, tiny_recipe, tiny_model_path):
+    from r1lite.zero import main
+
+    main(tiny_recipe + ["--max_steps", "1", "--eval_at_end", "false"])
+    out = _run("bench/bench_behaviour.py", str(tmp_path / "run"), "--min_rows", "50", "--repeats", "1")
+    assert "completions/s" in out
