@@ -56,6 +56,18 @@ def stop_criteria(tokenizer, stop_strings: Sequence[str]):
     return StoppingCriteriaList([StopStringCriteria(tokenizer, list(stop_strings))])
 
 
+def rank_share(rows: list, rank: int, world: int) -> tuple[list, int]:
+    """This rank's strided share of ``rows``, padded to the same length on every rank; and how many are real.
+
+    Under ZeRO-3 and FSDP every forward is a collective: a rank with one batch fewer would leave the
+    others waiting in an all-gather forever (129 puzzles, batch 64, 2 ranks: 65 and 64 rows). Padding
+    with copies of the first row gives every rank the same batches; the caller drops the padding.
+    """
+    share = rows[rank::world]
+    per_rank = -(-len(rows) // world)  # ceil
+    return share + [rows[0]] * (per_rank - len(share)), len(share)
+
+
 @torch.no_grad()
 def generate_completions(
     model,
@@ -138,11 +150,11 @@ def evaluate(
         raise ValueError("evaluation data set is empty")
     if num_samples > 1 and temperature <= 0:
         raise ValueError("num_samples > 1 needs temperature > 0: greedy decoding gives the same completion each time")
-    local = rows
+    local, real = rows, len(rows)
     synced = False
     if accelerator is not None and accelerator.num_processes > 1:
-        # Each process takes a strided share; generation under ZeRO-3/FSDP needs every rank in each forward.
-        local = rows[accelerator.process_index :: accelerator.num_processes]
+        local, real = rank_share(rows, accelerator.process_index, accelerator.num_processes)
+        # ZeRO-3/FSDP shard the weights: every forward needs every rank, so generation stays in step.
         synced = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP")
     generated = generate_completions(
         model,
@@ -157,6 +169,7 @@ def evaluate(
         progress=progress,
         stop_strings=stop_strings,
     )
+    local, generated = local[:real], generated[: real * num_samples]  # drop the padding rows
     samples = []
     texts = [g[0] for g in generated]
     nums = [r["nums"] for r in local for _ in range(num_samples)]

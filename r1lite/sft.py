@@ -30,6 +30,7 @@ from r1lite.config import CONFIGS, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.models import resolve_model_path
 from r1lite.record import find_task_record, task_from_record, task_record, write_task_record
+from r1lite.saving import save_final_model
 from r1lite.sft_config import CleanupConfig
 
 logger = logging.getLogger("r1lite.sft")
@@ -85,7 +86,7 @@ def resolve_stage(cleanup: CleanupConfig):
 
 
 def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, kept, tokenizer, init: str,
-                  eval_dataset=None, stop_strings=()):
+                  eval_dataset=None, stop_strings=(), callbacks=()):
     """An SFTTrainer on the kept prompt/completion pairs, plus the held-out eval callback.
 
     The loss is on the completion tokens only: TRL's default (``completion_only_loss: None``) for
@@ -93,11 +94,10 @@ def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: Model
     from trl import SFTTrainer
 
     from r1lite.callbacks import HeldoutEvalCallback
-    from r1lite.models import load_model
+    from r1lite.models import load_model, training_dtype
 
-    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else None
-    model = load_model(init, dtype=dtype)
-    callbacks = []
+    model = load_model(init, dtype=training_dtype(model_args))
+    callbacks = list(callbacks)
     eval_cb = None
     if eval_dataset is not None:
         eval_cb = HeldoutEvalCallback(eval_dataset, tokenizer, max_new_tokens=cleanup.sample_max_new_tokens, at_end=True,
@@ -116,7 +116,7 @@ def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: Model
     return trainer
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, callbacks=()) -> dict:
     """Run the R1 stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cleanup, training, model_args = parse_args(argv)
@@ -145,9 +145,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     tokenizer.padding_side = "right"  # training pads on the right; evaluation switches to left itself
     trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, init,
-                            eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=task.stop_strings)
+                            eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=task.stop_strings,
+                            callbacks=callbacks)
     trainer.train(resume_from_checkpoint=training.resume_from_checkpoint)
-    trainer.save_model(training.output_dir)
+    save_final_model(trainer, training.output_dir, base_model=init)
     summary = {
         "seconds": round(time.time() - start, 1),
         "sampling_seconds": round(sampled_seconds, 1),

@@ -20,6 +20,7 @@ from r1lite.cpu import configure_cpu
 from r1lite.data import build_datasets
 from r1lite.models import resolve_model_path
 from r1lite.record import write_task_record
+from r1lite.saving import save_final_model
 
 logger = logging.getLogger("r1lite.zero")
 
@@ -35,11 +36,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, GRPOConfig, M
 
 
 def load_policy(model_args: ModelConfig):
-    """Load the policy model in the recipe's dtype and attention implementation."""
-    from r1lite.models import load_model
+    """Load the policy model for training: fp32 master weights, the recipe's attention implementation.
 
-    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else None
-    model = load_model(model_args.model_name_or_path, dtype=dtype)
+    See :func:`r1lite.models.training_dtype` for what the recipe's ``dtype`` means here.
+    """
+    from r1lite.models import load_model, training_dtype
+
+    model = load_model(model_args.model_name_or_path, dtype=training_dtype(model_args))
     if model_args.attn_implementation:
         model.config._attn_implementation = model_args.attn_implementation
     return model
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
         resume = True
     trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(training.output_dir)
+    save_final_model(trainer, training.output_dir, base_model=model_args.model_name_or_path)
     summary = {
         "seconds": round(time.time() - start, 1),
         "steps": trainer.state.global_step,
