@@ -1,9 +1,10 @@
 """Recipe configuration: what r1lite adds to TRL's ``GRPOConfig`` and ``ModelConfig``.
 
 A recipe YAML holds the fields of three dataclasses at once (TRL's ``TrlParser`` splits them):
-``TaskConfig`` (below: data, prompts, rewards, evaluation, rollout log), TRL's ``GRPOConfig``
-(optimisation, generation, loss, vLLM, logging, checkpoints) and TRL's ``ModelConfig``
-(model path, dtype, LoRA). A key that none of them knows is an error.
+``TaskConfig`` (below: data, prompts, rewards, evaluation, rollout log), ``R1ZeroConfig`` (below:
+TRL's ``GRPOConfig`` for optimisation, generation, loss, vLLM, logging and checkpoints, plus the
+size of an update in prompts) and TRL's ``ModelConfig`` (model path, dtype, LoRA). A key that none
+of them knows is an error.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from trl import GRPOConfig
 
 from r1lite.behaviour import DEFAULT_REFLECTION_WORDS
 
@@ -138,4 +141,58 @@ class TaskConfig:
             max_numbers=self.max_numbers,
             max_number=self.max_number,
             target_range=(self.target_min, self.target_max),
+        )
+
+
+@dataclass
+class R1ZeroConfig(GRPOConfig):
+    """TRL's ``GRPOConfig`` plus the work of one update stated independently of the number of processes."""
+
+    prompts_per_update: int | None = field(
+        default=None,
+        metadata={
+            "help": "Prompts per optimizer update across all processes; each gives num_generations completions. When "
+            "set, gradient_accumulation_steps is derived from the number of processes, so one recipe trains the same "
+            "way on 1, 2, 8 or 16 GPUs: prompts_per_update * num_generations / (per_device_train_batch_size * "
+            "processes). Leave gradient_accumulation_steps, generation_batch_size and steps_per_generation unset."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.prompts_per_update is not None:
+            if self.prompts_per_update < 1:
+                raise ValueError(f"prompts_per_update must be at least 1, got {self.prompts_per_update}")
+            taken = [n for n in ("generation_batch_size", "steps_per_generation") if getattr(self, n) is not None]
+            if self.gradient_accumulation_steps != 1:
+                taken.insert(0, "gradient_accumulation_steps")
+            if taken:
+                raise ValueError(
+                    f"prompts_per_update={self.prompts_per_update} sets the batch, and so does {', '.join(taken)}: "
+                    "keep one of them (prompts_per_update gives the same update on any number of processes)"
+                )
+        super().__post_init__()
+        if self.prompts_per_update is not None:
+            self._derive_accumulation()
+
+    def _derive_accumulation(self) -> None:
+        completions = self.prompts_per_update * self.num_generations
+        per_micro_step = self.per_device_train_batch_size * self.world_size
+        if completions % per_micro_step:
+            raise ValueError(
+                f"an update of {self.prompts_per_update} prompts x {self.num_generations} completions = {completions} "
+                f"does not split into steps of {self.per_device_train_batch_size} per device x {self.world_size} "
+                "processes; choose a per_device_train_batch_size (or a prompts_per_update) that divides it"
+            )
+        steps = completions // per_micro_step
+        self.gradient_accumulation_steps = steps
+        self.steps_per_generation = steps
+        self.generation_batch_size = completions
+
+    def update_size(self) -> str:
+        """One line: the work of one update and how it is split over processes and accumulation steps."""
+        completions = self.generation_batch_size
+        return (
+            f"one update: {completions // self.num_generations} prompts x {self.num_generations} completions = "
+            f"{completions} completions = {self.per_device_train_batch_size} per device x {self.world_size} processes "
+            f"x {self.gradient_accumulation_steps} accumulation steps"
         )

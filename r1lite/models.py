@@ -167,10 +167,28 @@ def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
-    """Load a causal LM from a built-in short name, a local folder or a hub id."""
+    """Load a causal LM from a built-in short name, a local folder or a hub id (to be trained: under
+    DeepSpeed ZeRO-3 ``from_pretrained`` partitions it across the processes)."""
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=dtype or "auto")
+
+
+def load_full_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
+    """Load a whole copy of a model on this process, for sampling or evaluation outside a trainer.
+
+    Under DeepSpeed ZeRO-3 with ``zero3_init_flag`` transformers partitions every ``from_pretrained``
+    across the processes while a training config is alive (the R1 stage's SFT config is): a model
+    loaded that way holds empty shards and cannot generate on its own. This load switches that off.
+    """
+    from transformers.integrations import deepspeed
+
+    saved = deepspeed._hf_deepspeed_config_weak_ref
+    deepspeed.unset_hf_deepspeed_config()
+    try:
+        return load_model(name_or_path, dtype)
+    finally:
+        deepspeed._hf_deepspeed_config_weak_ref = saved
 
 
 def training_dtype(model_args) -> torch.dtype | str | None:

@@ -114,7 +114,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
 
     from r1lite.countdown import heldout
     from r1lite.evaluation import evaluate
-    from r1lite.models import load_model, load_tokenizer, resolve_model_path
+    from r1lite.models import load_full_model, load_tokenizer, resolve_model_path
     from r1lite.prompts import add_prompts
     from r1lite.readability import readability_rates
     from r1lite.record import find_task_record, task_from_record
@@ -133,7 +133,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
         else:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
             data = add_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer)
-            model = load_model(resolve_model_path(model_path)).to(state.device)
+            model = load_full_model(resolve_model_path(model_path)).to(state.device)
             start = time.time()
             result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
                               batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
@@ -223,12 +223,12 @@ def _check_stage(stage: str, recipe: dict) -> None:
     """Parse a stage's merged recipe without running it: unknown keys and bad values fail before any training."""
     import tempfile
 
-    from trl import GRPOConfig, ModelConfig, SFTConfig
+    from trl import ModelConfig, SFTConfig
 
-    from r1lite.config import TaskConfig, parse_recipe
+    from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe
     from r1lite.sft_config import CleanupConfig
 
-    classes = (TaskConfig, GRPOConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
+    classes = (TaskConfig, R1ZeroConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
     recipe = {**recipe, "output_dir": recipe.get("output_dir", "unused")}
     if stage == "sft":
         recipe["sample_from"] = "unused"  # the pipeline sets it to the zero stage's folder

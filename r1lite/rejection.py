@@ -62,13 +62,11 @@ def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, 
     import torch
 
     from r1lite.evaluation import generate_completions
-    from r1lite.models import load_model
+    from r1lite.models import load_full_model
 
-    world = accelerator.num_processes if accelerator is not None else 1
-    rank = accelerator.process_index if accelerator is not None else 0
-    indices = list(range(rank, len(rows), world))  # strided share of the prompts
+    rank, world, indices = _share(rows, accelerator)
     torch.manual_seed(seed + rank)
-    model = load_model(model_path)
+    model = load_full_model(model_path)
     if accelerator is not None:
         model.to(accelerator.device)
     generated = generate_completions(
@@ -89,12 +87,23 @@ def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, 
         _make_sample(indices[j // cfg.samples_per_prompt], rows, text, tokens, truncated)
         for j, (text, tokens, truncated) in enumerate(generated)
     ]
-    if world > 1:
-        from accelerate.utils import gather_object
+    return _gather(local, world)
 
-        local = gather_object(local)
-        local.sort(key=lambda s: s.prompt_index)  # stable: sample order within a prompt is kept
-    return local
+
+def _share(rows: list[dict], accelerator) -> tuple[int, int, list[int]]:
+    """(rank, world size, this rank's strided share of the row indices)."""
+    world = accelerator.num_processes if accelerator is not None else 1
+    rank = accelerator.process_index if accelerator is not None else 0
+    return rank, world, list(range(rank, len(rows), world))
+
+
+def _gather(local: list[Sample], world: int) -> list[Sample]:
+    """Every rank's samples on every rank, in prompt order (stable: sample order within a prompt is kept)."""
+    if world == 1:
+        return local
+    from accelerate.utils import gather_object
+
+    return sorted(gather_object(local), key=lambda s: s.prompt_index)
 
 
 def _make_sample(index: int, rows: list[dict], text: str, tokens: int, truncated: bool) -> Sample:
@@ -104,35 +113,42 @@ def _make_sample(index: int, rows: list[dict], text: str, tokens: int, truncated
 
 def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0,
                  stop_strings=()) -> list[Sample]:
-    """vLLM sampling on the main process (one GPU); the other processes wait and receive the samples."""
-    try:
-        from vllm import LLM, SamplingParams
-    except ImportError as err:
-        raise ImportError("sample_with_vllm: true needs vLLM on a GPU machine: pip install 'r1lite[vllm]'") from err
-    samples: list[Sample] = []
-    if accelerator is None or accelerator.is_main_process:
-        llm = LLM(model=model_path, seed=seed, tensor_parallel_size=1)
-        params = SamplingParams(
-            n=cfg.samples_per_prompt,
-            temperature=cfg.sample_temperature,
-            top_p=cfg.sample_top_p,
-            max_tokens=cfg.sample_max_new_tokens,
-            seed=seed,
-            stop=list(stop_strings) or None,
-            include_stop_str_in_output=True,
-        )
-        outputs = llm.generate([r["prompt"] for r in rows], params)
-        for i, out in enumerate(outputs):
-            for c in out.outputs:
-                samples.append(_make_sample(i, rows, c.text, len(c.token_ids), c.finish_reason == "length"))
-        del llm
-    if accelerator is not None and accelerator.num_processes > 1:
-        from accelerate.utils import broadcast_object_list
+    """vLLM sampling: each process samples its strided share of the prompts with an engine on its own GPU
+    (as TRL's colocated mode does: ``external_launcher``, one engine per rank), then every process gets
+    every sample. The engine is freed before SFT starts."""
+    import gc
 
-        box = [samples]
-        broadcast_object_list(box, from_process=0)
-        samples = box[0]
-    return samples
+    from vllm import LLM, SamplingParams
+
+    rank, world, indices = _share(rows, accelerator)
+    engine = {"distributed_executor_backend": "external_launcher"} if world > 1 else {}
+    llm = LLM(model=model_path, seed=seed + rank, tensor_parallel_size=1, **engine)
+    params = SamplingParams(
+        n=cfg.samples_per_prompt,
+        temperature=cfg.sample_temperature,
+        top_p=cfg.sample_top_p,
+        max_tokens=cfg.sample_max_new_tokens,
+        seed=seed + rank,
+        stop=list(stop_strings) or None,
+        include_stop_str_in_output=True,
+    )
+    outputs = llm.generate([rows[i]["prompt"] for i in indices], params)
+    local = [
+        _make_sample(indices[j], rows, c.text, len(c.token_ids), c.finish_reason == "length")
+        for j, out in enumerate(outputs)
+        for c in out.outputs
+    ]
+    del llm, outputs
+    gc.collect()
+    _empty_cuda_cache()
+    return _gather(local, world)
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def score(samples: list[Sample], reward_names: list[str]) -> list[dict[str, float | None]]:

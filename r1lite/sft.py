@@ -29,6 +29,7 @@ from trl import ModelConfig, SFTConfig, get_peft_config
 from r1lite.config import CONFIGS, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.models import resolve_model_path
+from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
 from r1lite.record import find_task_record, task_from_record, task_record, write_task_record
 from r1lite.saving import save_final_model
 from r1lite.sft_config import CleanupConfig
@@ -40,7 +41,12 @@ DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "sft.yaml"
 
 def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
-    cleanup, training, model_args = parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, argv)
+    check_launcher()
+    cleanup, training, model_args = parse_or_explain(
+        lambda args: parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, args), argv
+    )
+    check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
+                   vllm="sample_with_vllm" if cleanup.sample_with_vllm else None)
     if not cleanup.sample_from:
         raise ValueError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
     if model_args.model_name_or_path:
@@ -164,4 +170,5 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
         write_task_record(training.output_dir, task, record["base_model"], cleanup.sample_max_new_tokens)
         with open(os.path.join(training.output_dir, "run_summary.json"), "w") as f:
             json.dump(summary, f, indent=1, default=str)
+    trainer.accelerator.wait_for_everyone()  # a pipeline's next stage reads these files on every process
     return summary

@@ -48,6 +48,7 @@ computes them over the whole gathered batch, so every rank logs the same numbers
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import random
@@ -100,23 +101,61 @@ class R1ZeroTrainer(GRPOTrainer):
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
 
     def _generate_single_turn(self, *args, **kwargs):
-        """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path only)."""
-        if self._stopping is None:
+        """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path; vLLM
+        stops through its sampling parameters), and an EOS after each row that a stop string ended."""
+        if not self.stop_strings:
             return super()._generate_single_turn(*args, **kwargs)
-        model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
-        own = model.__dict__.get("generate")
-        model.generate = functools.partial(model.generate, stopping_criteria=self._stopping)
-        try:
+        if self._stopping is None or self.use_vllm:
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
-        finally:
-            if own is None:
-                del model.generate
-            else:
-                model.generate = own
-        pad = self._tokenizer.pad_token_id
-        if pad is not None and pad not in self.eos_token_ids:
-            # A stopped row is padded to the batch's length; TRL masks after EOS only, so drop the padding here.
-            completion_ids = [_strip_trailing(ids, pad) for ids in completion_ids]
+        else:
+            model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
+            own = model.__dict__.get("generate")
+            model.generate = functools.partial(model.generate, stopping_criteria=self._stopping)
+            try:
+                completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
+            finally:
+                if own is None:
+                    del model.generate
+                else:
+                    model.generate = own
+            pad = self._tokenizer.pad_token_id
+            if pad is not None and pad not in self.eos_token_ids:
+                # A stopped row is padded to the batch's length; TRL masks after EOS only, so drop the padding here.
+                completion_ids = [_strip_trailing(ids, pad) for ids in completion_ids]
+        return self._end_stopped_rows(completion_ids, logprobs)
+
+    def release_vllm(self) -> None:
+        """Free the colocated vLLM engine and its GPU memory once training is over (TRL keeps it in
+        ``vllm_generation.llm`` for the trainer's lifetime): a pipeline's rejection sampling starts its own."""
+        generation = getattr(self, "vllm_generation", None)
+        if generation is None or getattr(generation, "llm", None) is None:
+            return
+        generation.llm = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _end_stopped_rows(self, completion_ids: list[list[int]], logprobs):
+        """Append EOS to each row that a stop string ended, so TRL counts it as finished, not truncated.
+
+        TRL calls a completion truncated when its last token is not EOS or pad: that is its
+        ``completions/clipped_ratio``, and with ``mask_truncated_completions`` the row leaves the loss.
+        vLLM ends a stopped row at the stop string with no EOS, so without this every answered row would
+        count as truncated and, masked, every correct answer would be dropped. The appended EOS is trained
+        like any token (the model learns to end after the answer); its sampling log-probability is 0
+        (the stop rule emits it with certainty), so TRL's importance-sampling weight for it is p(EOS) <= 1.
+        """
+        eos = self._tokenizer.eos_token_id
+        finished = {*self.eos_token_ids, self._tokenizer.pad_token_id}
+        span = max(len(s) for s in self.stop_strings)  # every token holds at least one character
+        for i, ids in enumerate(completion_ids):
+            if not ids or ids[-1] in finished:
+                continue
+            tail = self._tokenizer.decode(ids[-span:], skip_special_tokens=True)
+            if any(stop in tail for stop in self.stop_strings):
+                completion_ids[i] = [*ids, eos]
+                if logprobs is not None:
+                    logprobs[i] = [*logprobs[i], 0.0]
         return completion_ids, logprobs
 
     def _get_per_token_logps_and_entropies(

@@ -13,13 +13,14 @@ import os
 import time
 from dataclasses import asdict
 
-from trl import GRPOConfig, ModelConfig, get_peft_config
+from trl import ModelConfig, get_peft_config
 
-from r1lite.config import CONFIGS, TaskConfig, parse_recipe
+from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.data import build_datasets
 from r1lite.models import resolve_model_path
 from r1lite.record import write_task_record
+from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
 from r1lite.saving import save_final_model
 
 logger = logging.getLogger("r1lite.zero")
@@ -27,9 +28,12 @@ logger = logging.getLogger("r1lite.zero")
 DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "zero.yaml"
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, GRPOConfig, ModelConfig]:
+def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, R1ZeroConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
-    task, training, model_args = parse_recipe((TaskConfig, GRPOConfig, ModelConfig), DEFAULT_RECIPE, argv)
+    check_launcher()
+    task, training, model_args = parse_or_explain(
+        lambda args: parse_recipe((TaskConfig, R1ZeroConfig, ModelConfig), DEFAULT_RECIPE, args), argv
+    )
     if not model_args.model_name_or_path:
         raise ValueError("model_name_or_path is not set: put it in the recipe or pass --model_name_or_path")
     return task, training, model_args
@@ -48,7 +52,7 @@ def load_policy(model_args: ModelConfig):
     return model
 
 
-def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfig, callbacks=()):
+def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, callbacks=()):
     """Check the recipe, then build and return an ``R1ZeroTrainer`` ready for ``train()``."""
     from rewards import get_reward_funcs
 
@@ -59,17 +63,9 @@ def build_trainer(task: TaskConfig, training: GRPOConfig, model_args: ModelConfi
             f"reward_weights has {len(training.reward_weights)} entries but reward_funcs has {len(reward_funcs)} "
             f"({task.reward_funcs}); give one weight per reward or drop reward_weights"
         )
+    check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
+                   vllm="use_vllm" if training.use_vllm else None)
     model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
-    if model_args.use_peft:
-        try:
-            import peft  # noqa: F401
-        except ImportError as err:
-            raise ImportError("use_peft: true needs peft: pip install 'r1lite[peft]'") from err
-    if training.use_vllm:
-        try:
-            import vllm  # noqa: F401
-        except ImportError as err:
-            raise ImportError("use_vllm: true needs vLLM on a GPU machine: pip install 'r1lite[vllm]'") from err
 
     if task.stop_strings and training.use_vllm:  # vLLM takes them as sampling parameters
         training.generation_kwargs = {**(training.generation_kwargs or {}), "stop": list(task.stop_strings),
@@ -126,6 +122,8 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     task, training, model_args = parse_args(argv)
     configure_cpu(training)
+    if training.process_index == 0:
+        logger.info(training.update_size())
     start = time.time()
     base_model = model_args.model_name_or_path  # as named in the recipe, before resolving to a cache path
     trainer = build_trainer(task, training, model_args, callbacks=callbacks)
@@ -136,6 +134,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
         resume = True
     trainer.train(resume_from_checkpoint=resume)
     save_final_model(trainer, training.output_dir, base_model=model_args.model_name_or_path)
+    trainer.release_vllm()  # a pipeline's next stage starts its own engine on the same GPUs
     summary = {
         "seconds": round(time.time() - start, 1),
         "steps": trainer.state.global_step,
@@ -147,4 +146,5 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
         trainer.processing_class.save_pretrained(training.output_dir)
         with open(os.path.join(training.output_dir, "run_summary.json"), "w") as f:
             json.dump(summary, f, indent=1, default=str)
+    trainer.accelerator.wait_for_everyone()  # a pipeline's next stage reads these files on every process
     return summary

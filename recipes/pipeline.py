@@ -9,7 +9,8 @@ the same command resumes a stopped pipeline.
     accelerate launch --config_file configs/accelerate/ddp.yaml recipes/pipeline.py --config configs/qwen2.5-3b/pipeline.yaml
 """
 
+from r1lite.errors import run_main
 from r1lite.pipeline import main
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

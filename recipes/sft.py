@@ -9,7 +9,8 @@ deduplicate, keep at most m per prompt, then fine-tune (TRL SFTTrainer, loss on 
     accelerate launch --config_file configs/accelerate/zero2.yaml recipes/sft.py --config configs/qwen2.5-3b/sft.yaml
 """
 
+from r1lite.errors import run_main
 from r1lite.sft import main
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

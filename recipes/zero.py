@@ -17,7 +17,8 @@ Outputs in `output_dir`: the final model, checkpoints, rollouts/step-*.jsonl, ev
 run_summary.json.
 """
 
+from r1lite.errors import run_main
 from r1lite.zero import main
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -1,8 +1,8 @@
 """Run one r1lite stage under ``accelerate launch`` with a probe of what the optimizer steps (test harness).
 
-    accelerate launch --config_file ENGINE.yaml tests/engines/launch_stage.py zero|sft RECIPE ARGS...
+    accelerate launch --config_file ENGINE.yaml tests/engines/launch_stage.py zero ARGS... [--then sft ARGS...]
 
-Writes ``<output_dir>/probe-rank<R>.json``: the dtypes of the tensors the optimizer steps, the
+Each stage writes ``<output_dir>/probe-rank<R>.json``: the dtypes of the tensors the optimizer steps, the
 share of their elements that the first optimizer step changed, and the engine accelerate ran.
 
 Accelerate 1.15 turns FSDP and DeepSpeed on only for GPU-family devices: on a CPU-only machine an
@@ -109,16 +109,20 @@ class MasterWeightProbe(TrainerCallback):
 
 
 def main() -> None:
-    stage, argv = sys.argv[1], sys.argv[2:]
+    """``zero|sft ARGS... [--then zero|sft ARGS...]``: stages run one after the other in the same
+    processes, as ``recipes/pipeline.py`` runs them."""
     if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
         lift_fsdp_cpu_gate()
     if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
         lift_deepspeed_cpu_gate()
-    if stage == "zero":
-        from r1lite.zero import main as run
-    else:
-        from r1lite.sft import main as run
-    run(argv, callbacks=[MasterWeightProbe()])
+    from r1lite import sft, zero
+
+    argv = sys.argv[1:]
+    while argv:
+        stage, argv = argv[0], argv[1:]
+        end = argv.index("--then") if "--then" in argv else len(argv)
+        stage_args, argv = argv[:end], argv[end + 1 :]
+        (zero.main if stage == "zero" else sft.main)(stage_args, callbacks=[MasterWeightProbe()])
 
 
 if __name__ == "__main__":
