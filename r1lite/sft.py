@@ -45,8 +45,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig,
     cleanup, training, model_args = parse_or_explain(
         lambda args: parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, args), argv
     )
-    check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
-                   vllm="sample_with_vllm" if cleanup.sample_with_vllm else None)
     if not cleanup.sample_from:
         raise ValueError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
     if model_args.model_name_or_path:
@@ -126,6 +124,8 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     """Run the R1 stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cleanup, training, model_args = parse_args(argv)
+    check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
+                   vllm="sample_with_vllm" if cleanup.sample_with_vllm else None)
     task, sample_path, init, record = resolve_stage(cleanup)
     configure_cpu(training)
     start = time.time()

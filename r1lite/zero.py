@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
         "log_history": trainer.state.log_history,
         "task": asdict(task),
         "model": model_args.model_name_or_path,
+        "output_dir": training.output_dir,
     }
     if trainer.accelerator.is_main_process:
         trainer.processing_class.save_pretrained(training.output_dir)

@@ -31,9 +31,9 @@ LENGTH_REWARD = "def length_reward(prompts, completions, **kwargs):\n    return 
 @pytest.fixture
 def reward_module(tmp_path, monkeypatch):
     """A reward with variance on random text (so a step has a gradient), importable in subprocesses too."""
-    (tmp_path / "my_rewards.py").write_text(LENGTH_REWARD)
+    (tmp_path / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
     monkeypatch.syspath_prepend(str(tmp_path))
-    return ["--reward_funcs", "equation_reward", "my_rewards:length_reward"]
+    return ["--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward"]
 
 
 # 1. fp32 master weights ------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ def engine_runs(tmp_path_factory, tiny_model_path):
 
     ensure_default_model(TINY_QWEN2)
     root = tmp_path_factory.mktemp("engines")
-    (root / "my_rewards.py").write_text(LENGTH_REWARD)
+    (root / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     runs = {}
     for name, (config, overrides, _) in ENGINES.items():
@@ -82,7 +82,7 @@ def engine_runs(tmp_path_factory, tiny_model_path):
             sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "configs/accelerate" / config),
             "--num_processes", "2", str(REPO / "tests/engines/launch_stage.py"),
             "zero", "--config", str(GPU_SHAPE), "--output_dir", str(out / "zero"), *overrides,
-            "--reward_funcs", "equation_reward", "my_rewards:length_reward",
+            "--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward",
             "--then", "sft", "--config", str(REPO / "configs/tiny/sft.yaml"), "--sample_from", str(out / "zero"),
             "--output_dir", str(out / "sft"), "--bf16", "true", "--learning_rate", "1e-6", *overrides,
         ]
@@ -435,3 +435,24 @@ def test_multinode_config_is_zero3_on_two_machines():
     assert multi.num_machines == 2 and multi.num_processes == 16
     keys = ("zero_stage", "zero3_init_flag", "zero3_save_16bit_model")
     assert {k: multi.deepspeed_config[k] for k in keys} == {k: single.deepspeed_config[k] for k in keys}
+
+
+# The first command on a GPU box, run here on the tiny model ------------------------------------------------
+
+
+def test_smoke_recipe_checks_and_reports(tmp_path, tiny_model_path):
+    (tmp_path / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
+    result = _run_recipe("recipes/smoke.py", "--config", "configs/tiny/zero.yaml", "--output_dir", str(tmp_path / "smoke"),
+                         "--max_steps", "2", "--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward",
+                         env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tokens/s" in result.stdout and "peak memory" in result.stdout
+    assert "[ok] weights moved" in result.stdout and "[ok] saved model reloads" in result.stdout
+
+
+def test_smoke_recipe_fails_when_nothing_moves(tmp_path, tiny_model_path):
+    # A random model earns no countdown reward: every advantage is 0, no gradient, no update.
+    result = _run_recipe("recipes/smoke.py", "--config", "configs/tiny/zero.yaml", "--output_dir", str(tmp_path / "smoke"),
+                         "--max_steps", "2", "--reward_funcs", "equation_reward")
+    assert result.returncode == 1
+    assert "[FAILED] weights moved" in result.stdout

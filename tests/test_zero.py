@@ -160,15 +160,6 @@ def test_two_processes_with_accelerate(tmp_path, tiny_model_path):
     assert (tmp_path / "run" / "eval" / "final.json").exists()
 
 
-def test_lora_through_peft(tmp_path, tiny_recipe, tiny_model_path, length_reward):
-    pytest.importorskip("peft")
-    zero.main(tiny_recipe + length_reward + ["--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8",
-                                             "--lora_target_modules", "q_proj", "v_proj", "--eval_at_end", "false"])
-    run = tmp_path / "run"
-    assert (run / "adapter_model.safetensors").exists() and (run / "adapter_config.json").exists()
-    assert len(_rollouts(run)) == 2
-
-
 def test_stop_strings_end_completions(tmp_path, tiny_recipe, tiny_model_path, length_reward):
     """A stop string ends a row's completion at the token that completes it; the row then costs no more tokens."""
     # Random tokens often contain an "e", so most of the 16-token completions stop early.
