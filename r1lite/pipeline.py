@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from r1lite.requirements import check_launcher
+
+    check_launcher()
     spec = load_pipeline(args.config, {"output_dir": args.output_dir} if args.output_dir else None)
     for stage in ("zero", "sft"):  # the cheap checks of both stages before the first one trains
         _check_stage(stage, spec[stage])
@@ -226,6 +229,7 @@ def _check_stage(stage: str, recipe: dict) -> None:
     from trl import ModelConfig, SFTConfig
 
     from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe
+    from r1lite.requirements import parse_or_explain
     from r1lite.sft_config import CleanupConfig
 
     classes = (TaskConfig, R1ZeroConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
@@ -235,7 +239,7 @@ def _check_stage(stage: str, recipe: dict) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(recipe, f)
     try:
-        parse_recipe(classes, Path(f.name), [])
+        parse_or_explain(lambda args: parse_recipe(classes, Path(f.name), args), [])
     except (ValueError, SystemExit) as err:
         raise ValueError(f"the {stage} section of the pipeline does not parse: {err}") from err
     finally:

@@ -245,6 +245,7 @@ def _run_recipe(*args, env=None):
     [
         (["recipes/zero.py", "--config", "configs/qwen2.5-3b/zero.yaml"], "bf16"),  # bf16 without use_cpu
         (["recipes/zero.py", "--config", "configs/tiny/zero.yaml", "--use_vllm", "true"], "vLLM"),
+        (["recipes/pipeline.py", "--config", "configs/qwen2.5-3b/pipeline.yaml"], "bf16"),
     ],
 )
 def test_gpu_recipe_on_a_cpu_machine_is_one_line(args, words):
@@ -423,6 +424,15 @@ def test_vllm_server_mode_config_leaves_the_server_a_gpu():
     assert config.num_processes == 7 and config.distributed_type == "DEEPSPEED"
     readme = (REPO / "README.md").read_text()
     assert "trl vllm-serve" in readme and "zero2-vllm-server.yaml" in readme
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs/accelerate").glob("*.yaml")), ids=lambda p: p.stem)
+def test_accelerate_configs_load(path):
+    """accelerate's own config class reads every launch config (the engine tests run ddp, fsdp, zero2, zero3)."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(path))
+    assert config.num_processes >= 2 and config.mixed_precision in ("bf16", "no")
 
 
 def test_multinode_config_is_zero3_on_two_machines():
