@@ -190,21 +190,20 @@ def main(argv: list[str] | None = None) -> dict:
 
 def build_trainer(model, tokenizer, puzzles, a):
     """An ``R1ZeroTrainer`` at the benchmark's shape (its log-prob path is timed in 3; it trains in 4)."""
-    from trl import GRPOConfig
-
+    from r1lite.config import R1ZeroConfig
     from r1lite.trainer import R1ZeroTrainer
     from rewards import get_reward_funcs
 
     cuda = a.device.startswith("cuda")
-    args = GRPOConfig(
-        output_dir=tempfile.mkdtemp(prefix="bench_gpu-"), max_steps=2, per_device_train_batch_size=min(a.rows, 8),
+    args = R1ZeroConfig(
+        output_dir=tempfile.mkdtemp(prefix="bench_gpu-"), rollout_log=False, max_steps=2, per_device_train_batch_size=min(a.rows, 8),
         gradient_accumulation_steps=max(1, a.rows // min(a.rows, 8)), num_generations=a.num_generations,
         max_completion_length=a.new_tokens, learning_rate=1e-6, beta=0.0, loss_type="dapo",
         bf16=cuda, use_cpu=not cuda, gradient_checkpointing=True,
         logging_steps=1, report_to="none", save_strategy="no",
     )
     return R1ZeroTrainer(model=model, reward_funcs=get_reward_funcs(["tinyzero_reward"]), args=args,
-                         train_dataset=puzzles, processing_class=tokenizer, rollout_log=False)
+                         train_dataset=puzzles, processing_class=tokenizer)
 
 
 def trainer_step(trainer, device: str) -> float:

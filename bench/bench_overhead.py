@@ -60,7 +60,7 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
                    "--completion_only_logits", "true" if side == "C" else "false"]
     task, training, model_args = zero.parse_args(args)
     if side != "C":  # plain TRL has none of r1lite's levers; B turns them all off
-        task.stop_strings, task.dynamic_sampling = [], False
+        training.stop_strings, training.dynamic_sampling = [], False
     from r1lite.cpu import configure_cpu
 
     configure_cpu(training)

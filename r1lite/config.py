@@ -1,10 +1,10 @@
 """Recipe configuration: what r1lite adds to TRL's ``GRPOConfig`` and ``ModelConfig``.
 
 A recipe YAML holds the fields of three dataclasses at once (TRL's ``TrlParser`` splits them):
-``TaskConfig`` (below: data, prompts, rewards, evaluation, rollout log), ``R1ZeroConfig`` (below:
-TRL's ``GRPOConfig`` for optimisation, generation, loss, vLLM, logging and checkpoints, plus the
-size of an update in prompts) and TRL's ``ModelConfig`` (model path, dtype, LoRA). A key that none
-of them knows is an error.
+``TaskConfig`` (below: data, difficulty, prompt, rewards, evaluation), ``R1ZeroConfig`` (below:
+TRL's ``GRPOConfig`` for optimisation, generation, loss, vLLM, logging and checkpoints, plus
+r1lite's trainer switches) and TRL's ``ModelConfig`` (model path, dtype, LoRA). A key that none of
+them knows is an error.
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = 
 
 @dataclass
 class TaskConfig:
-    """The task side of a recipe: which puzzles, which prompt, which rewards, how to evaluate."""
+    """The task side of a recipe: which puzzles, which prompt, which rewards, how to evaluate.
+
+    Everything here is about the task, so later stages (rejection sampling, evaluation) read it back
+    from the run's task record; how the trainer runs is ``R1ZeroConfig``'s business."""
 
     dataset_name: str = field(
         default="countdown",
@@ -72,6 +75,53 @@ class TaskConfig:
     )
     eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
     eval_batch_size: int = field(default=32, metadata={"help": "Prompts per generation batch during evaluation."})
+    def __post_init__(self) -> None:
+        if self.prompt_template not in PROMPT_TEMPLATES:
+            raise ValueError(
+                f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
+                "models (TinyZero) and 'chat' or 'chat_one_shot' for instruct models."
+            )
+        if not 2 <= self.min_numbers <= self.max_numbers <= 6:
+            raise ValueError(
+                f"need 2 <= min_numbers <= max_numbers <= 6, got min_numbers={self.min_numbers}, "
+                f"max_numbers={self.max_numbers}"
+            )
+        if self.target_min > self.target_max:
+            raise ValueError(f"target_min ({self.target_min}) is above target_max ({self.target_max})")
+        if not self.reward_funcs:
+            raise ValueError("reward_funcs is empty: name at least one reward, e.g. [equation_reward, format_reward]")
+        for name in ("num_train_puzzles", "eval_puzzles", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
+
+    @property
+    def difficulty(self) -> dict:
+        """Keyword arguments of ``r1lite.countdown.generate`` that set the puzzles' difficulty."""
+        return dict(
+            min_numbers=self.min_numbers,
+            max_numbers=self.max_numbers,
+            max_number=self.max_number,
+            target_range=(self.target_min, self.target_max),
+        )
+
+
+@dataclass
+class R1ZeroConfig(GRPOConfig):
+    """TRL's ``GRPOConfig`` plus r1lite's trainer switches: the work of one update stated independently
+    of the number of processes, the rollout log and behaviour metrics, stop strings, dynamic sampling and
+    completion-only logits on the CPU. ``R1ZeroTrainer`` reads them from ``self.args``."""
+
+    prompts_per_update: int | None = field(
+        default=None,
+        metadata={
+            "help": "Prompts per optimizer update across all processes; each gives num_generations completions. When "
+            "set, gradient_accumulation_steps is derived from the number of processes, so one recipe trains the same "
+            "way on 1, 2, 8 or 16 GPUs: prompts_per_update * num_generations / (per_device_train_batch_size * "
+            "processes). Leave gradient_accumulation_steps, generation_batch_size and steps_per_generation unset."
+        },
+    )
     completion_only_logits: bool = field(
         default=True,
         metadata={
@@ -109,56 +159,13 @@ class TaskConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.prompt_template not in PROMPT_TEMPLATES:
-            raise ValueError(
-                f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
-                "models (TinyZero) and 'chat' or 'chat_one_shot' for instruct models."
-            )
-        if not 2 <= self.min_numbers <= self.max_numbers <= 6:
-            raise ValueError(
-                f"need 2 <= min_numbers <= max_numbers <= 6, got min_numbers={self.min_numbers}, "
-                f"max_numbers={self.max_numbers}"
-            )
-        if self.target_min > self.target_max:
-            raise ValueError(f"target_min ({self.target_min}) is above target_max ({self.target_max})")
-        if not self.reward_funcs:
-            raise ValueError("reward_funcs is empty: name at least one reward, e.g. [equation_reward, format_reward]")
-        for name in ("num_train_puzzles", "eval_puzzles", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.dynamic_sampling_max_rounds < 1:
             raise ValueError(f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}")
         if any(not s for s in self.stop_strings):
             raise ValueError(f"stop_strings holds an empty string ({self.stop_strings!r}): it would stop every completion at once")
-        if self.eval_every < 0:
-            raise ValueError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
-
-    @property
-    def difficulty(self) -> dict:
-        """Keyword arguments of ``r1lite.countdown.generate`` that set the puzzles' difficulty."""
-        return dict(
-            min_numbers=self.min_numbers,
-            max_numbers=self.max_numbers,
-            max_number=self.max_number,
-            target_range=(self.target_min, self.target_max),
-        )
-
-
-@dataclass
-class R1ZeroConfig(GRPOConfig):
-    """TRL's ``GRPOConfig`` plus the work of one update stated independently of the number of processes."""
-
-    prompts_per_update: int | None = field(
-        default=None,
-        metadata={
-            "help": "Prompts per optimizer update across all processes; each gives num_generations completions. When "
-            "set, gradient_accumulation_steps is derived from the number of processes, so one recipe trains the same "
-            "way on 1, 2, 8 or 16 GPUs: prompts_per_update * num_generations / (per_device_train_batch_size * "
-            "processes). Leave gradient_accumulation_steps, generation_batch_size and steps_per_generation unset."
-        },
-    )
-
-    def __post_init__(self) -> None:
+        if self.stop_strings and self.use_vllm:  # vLLM stops through its sampling parameters
+            self.generation_kwargs = {**(self.generation_kwargs or {}), "stop": list(self.stop_strings),
+                                      "include_stop_str_in_output": True}
         if self.prompts_per_update is not None:
             if self.prompts_per_update < 1:
                 raise ValueError(f"prompts_per_update must be at least 1, got {self.prompts_per_update}")
@@ -196,3 +203,9 @@ class R1ZeroConfig(GRPOConfig):
             f"{completions} completions = {self.per_device_train_batch_size} per device x {self.world_size} processes "
             f"x {self.gradient_accumulation_steps} accumulation steps"
         )
+
+
+def r1lite_switches(training: R1ZeroConfig) -> dict:
+    """The fields R1ZeroConfig adds to TRL's GRPOConfig, with their values (for run_summary.json)."""
+    own = set(R1ZeroConfig.__dataclass_fields__) - set(GRPOConfig.__dataclass_fields__)
+    return {name: getattr(training, name) for name in sorted(own)}

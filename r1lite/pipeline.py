@@ -117,7 +117,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     from r1lite.models import load_full_model, load_tokenizer, resolve_model_path
     from r1lite.prompts import add_prompts
     from r1lite.readability import readability_rates
-    from r1lite.record import find_task_record, task_from_record
+    from r1lite.record import find_task_record, record_stop_strings, task_from_record
 
     record = find_task_record(models["zero"])
     task = task_from_record(record)
@@ -137,7 +137,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
             start = time.time()
             result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
                               batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
-                              progress=state.is_main_process, stop_strings=task.stop_strings)
+                              progress=state.is_main_process, stop_strings=record_stop_strings(record))
             del model
             gc.collect()
             entry = {"model": model_path, "seconds": round(time.time() - start, 1),

@@ -30,7 +30,7 @@ from r1lite.config import CONFIGS, parse_recipe
 from r1lite.cpu import configure_cpu
 from r1lite.models import resolve_model_path
 from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
-from r1lite.record import find_task_record, task_from_record, task_record, write_task_record
+from r1lite.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
 from r1lite.saving import save_final_model
 from r1lite.sft_config import CleanupConfig
 
@@ -70,7 +70,8 @@ def resolve_stage(cleanup: CleanupConfig):
         from r1lite.zero import parse_args as parse_zero_args
 
         task, zero_training, zero_model = parse_zero_args(["--config", cleanup.task_recipe])
-        record = task_record(task, zero_model.model_name_or_path, zero_training.max_completion_length)
+        record = task_record(task, zero_model.model_name_or_path, zero_training.max_completion_length,
+                             zero_training.stop_strings)
     if record is None:
         raise FileNotFoundError(
             f"{sample_path} has no r1lite_task.json (nor its parent folder), so the task it was trained on is "
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
                    vllm="sample_with_vllm" if cleanup.sample_with_vllm else None)
     task, sample_path, init, record = resolve_stage(cleanup)
+    stop_strings = record_stop_strings(record)  # samples and evaluations end where training completions did
     configure_cpu(training)
     start = time.time()
 
@@ -145,13 +147,13 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     else:
         rows = train.select(range(min(cleanup.num_sample_prompts, len(train)))).to_list()
         kept = rejection.run(sample_path, tokenizer, rows, task.reward_funcs, cleanup, samples_dir,
-                             accelerator=state, seed=training.seed, stop_strings=task.stop_strings)
+                             accelerator=state, seed=training.seed, stop_strings=stop_strings)
         stats = json.loads((samples_dir / rejection.STATS_FILE).read_text())
     sampled_seconds = time.time() - start
 
     tokenizer.padding_side = "right"  # training pads on the right; evaluation switches to left itself
     trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, init,
-                            eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=task.stop_strings,
+                            eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=stop_strings,
                             callbacks=callbacks)
     trainer.train(resume_from_checkpoint=training.resume_from_checkpoint)
     save_final_model(trainer, training.output_dir, base_model=init)
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     }
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(training.output_dir)
-        write_task_record(training.output_dir, task, record["base_model"], cleanup.sample_max_new_tokens)
+        write_task_record(training.output_dir, task, record["base_model"], cleanup.sample_max_new_tokens, stop_strings)
         with open(os.path.join(training.output_dir, "run_summary.json"), "w") as f:
             json.dump(summary, f, indent=1, default=str)
     trainer.accelerator.wait_for_everyone()  # a pipeline's next stage reads these files on every process

@@ -52,14 +52,14 @@ import gc
 import json
 import os
 import random
-from collections.abc import Sequence
 
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
-from r1lite.behaviour import DEFAULT_REFLECTION_WORDS, completion_behaviour, summarize
+from r1lite.behaviour import completion_behaviour, summarize
+from r1lite.config import R1ZeroConfig
 from r1lite.dynamic_sampling import merge, signal_rows
 from r1lite.evaluation import stop_criteria
 
@@ -72,38 +72,26 @@ except ImportError:  # another TRL layout: assume its kernel is fine and keep TR
 
 
 class R1ZeroTrainer(GRPOTrainer):
-    """GRPOTrainer that logs behaviour metrics every round and records each round to ``<output_dir>/rollouts/``
-    when ``rollout_log`` is on. ``reflection_words``: the phrases counted as reflection (None: the defaults)."""
+    """GRPOTrainer that logs behaviour metrics every round and records each round to ``<output_dir>/rollouts/``;
+    its switches (rollout log, stop strings, dynamic sampling, completion-only logits, reflection words)
+    are fields of ``args``, an ``r1lite.config.R1ZeroConfig``."""
 
-    def __init__(
-        self,
-        *args,
-        rollout_log: bool = True,
-        completion_only_logits: bool = True,
-        reflection_words: Sequence[str] | None = None,
-        stop_strings: Sequence[str] = (),
-        dynamic_sampling: bool = False,
-        dynamic_sampling_max_rounds: int = 2,
-        **kwargs,
-    ):
+    def __init__(self, *args, **kwargs):
+        config = kwargs.get("args", args[2] if len(args) > 2 else None)
+        if not isinstance(config, R1ZeroConfig):
+            raise TypeError(f"R1ZeroTrainer needs args=R1ZeroConfig(...) (r1lite.config), got {type(config).__name__}")
         super().__init__(*args, **kwargs)
-        self.rollout_log = rollout_log
-        self.completion_only_logits = completion_only_logits
-        self.reflection_words = tuple(DEFAULT_REFLECTION_WORDS if reflection_words is None else reflection_words)
         self._local_lengths: list[int] = []
         self._local_truncated: list[bool] = []
-        self.stop_strings = list(stop_strings)
         self._stopping = None
-        if self.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (r1lite.zero does that)
-            self._stopping = stop_criteria(self._tokenizer, self.stop_strings)
-        self.dynamic_sampling = dynamic_sampling
-        self.dynamic_sampling_max_rounds = dynamic_sampling_max_rounds
+        if self.args.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
+            self._stopping = stop_criteria(self._tokenizer, self.args.stop_strings)
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
 
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path; vLLM
         stops through its sampling parameters), and an EOS after each row that a stop string ended."""
-        if not self.stop_strings:
+        if not self.args.stop_strings:
             return super()._generate_single_turn(*args, **kwargs)
         if self._stopping is None or self.use_vllm:
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
@@ -147,12 +135,13 @@ class R1ZeroTrainer(GRPOTrainer):
         """
         eos = self._tokenizer.eos_token_id
         finished = {*self.eos_token_ids, self._tokenizer.pad_token_id}
-        span = max(len(s) for s in self.stop_strings)  # every token holds at least one character
+        stops = self.args.stop_strings
+        span = max(len(s) for s in stops)  # every token holds at least one character
         for i, ids in enumerate(completion_ids):
             if not ids or ids[-1] in finished:
                 continue
             tail = self._tokenizer.decode(ids[-span:], skip_special_tokens=True)
-            if any(stop in tail for stop in self.stop_strings):
+            if any(stop in tail for stop in stops):
                 completion_ids[i] = [*ids, eos]
                 if logprobs is not None:
                     logprobs[i] = [*logprobs[i], 0.0]
@@ -163,7 +152,7 @@ class R1ZeroTrainer(GRPOTrainer):
         compute_aux_loss=False, **multimodal,
     ):
         if (
-            not self.completion_only_logits
+            not self.args.completion_only_logits
             or _use_triton(input_ids.device)
             or compute_aux_loss
             or any(v is not None for v in multimodal.values())
@@ -208,7 +197,7 @@ class R1ZeroTrainer(GRPOTrainer):
         output = super()._generate_and_score_completions(inputs)
         if self.model.training:
             self._record_round(inputs)
-            if self.dynamic_sampling:
+            if self.args.dynamic_sampling:
                 output = self._refill(inputs, output)
         return output
 
@@ -219,7 +208,7 @@ class R1ZeroTrainer(GRPOTrainer):
         outputs, keep = [output], [signal_rows(output["advantages"])]  # keep[i]: (B_i,) bool
         dropped = self.accelerator.gather((~keep[0]).float().mean().reshape(1).to(device)).mean().item()
         rounds = 0
-        while rounds < self.dynamic_sampling_max_rounds:
+        while rounds < self.args.dynamic_sampling_max_rounds:
             short = torch.tensor([size - sum(int(k.sum()) for k in keep)], device=device)
             short = int(self.accelerator.gather(short).max())  # every process runs the same rounds
             if short <= 0:
@@ -256,10 +245,10 @@ class R1ZeroTrainer(GRPOTrainer):
         n = len(lengths)
         # TRL appended this round's gathered rows last to its logging deques.
         completions = [_text(c) for c in list(self._logs["completion"])[-n:]]
-        behaviour = completion_behaviour(completions, nums, targets, self.reflection_words)
+        behaviour = completion_behaviour(completions, nums, targets, self.args.reflection_words)
         for name, value in summarize(behaviour, lengths, truncated).items():
             self._metrics["train"][f"behaviour/{name}"].append(value)
-        if self.rollout_log and self.accelerator.is_main_process:
+        if self.args.rollout_log and self.accelerator.is_main_process:
             self._write_rollouts(completions, lengths, truncated, nums, targets, behaviour)
 
     def _write_rollouts(self, completions, lengths, truncated, nums, targets, behaviour) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 from trl import ModelConfig, get_peft_config
 
-from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe
+from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
 from r1lite.cpu import configure_cpu
 from r1lite.data import build_datasets
 from r1lite.models import resolve_model_path
@@ -67,10 +67,6 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
                    vllm="use_vllm" if training.use_vllm else None)
     model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
 
-    if task.stop_strings and training.use_vllm:  # vLLM takes them as sampling parameters
-        training.generation_kwargs = {**(training.generation_kwargs or {}), "stop": list(task.stop_strings),
-                                      "include_stop_str_in_output": True}
-
     from r1lite.models import load_tokenizer
 
     tokenizer = load_tokenizer(model_args.model_name_or_path)
@@ -92,7 +88,7 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
             every=task.eval_every,
             at_end=task.eval_at_end,
             batch_size=task.eval_batch_size,
-            stop_strings=task.stop_strings,
+            stop_strings=training.stop_strings,
         )
         extra.append(eval_cb)
     progress_cb = RewardProgressCallback()
@@ -104,12 +100,6 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=[*extra, progress_cb],
-        rollout_log=task.rollout_log,
-        completion_only_logits=task.completion_only_logits,
-        reflection_words=task.reflection_words,
-        stop_strings=task.stop_strings,
-        dynamic_sampling=task.dynamic_sampling,
-        dynamic_sampling_max_rounds=task.dynamic_sampling_max_rounds,
     )
     progress_cb.trainer = trainer
     if eval_cb is not None:
@@ -128,7 +118,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     base_model = model_args.model_name_or_path  # as named in the recipe, before resolving to a cache path
     trainer = build_trainer(task, training, model_args, callbacks=callbacks)
     if trainer.accelerator.is_main_process:
-        write_task_record(training.output_dir, task, base_model, training.max_completion_length)
+        write_task_record(training.output_dir, task, base_model, training.max_completion_length, training.stop_strings)
     resume = training.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
         resume = True
@@ -140,6 +130,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
         "steps": trainer.state.global_step,
         "log_history": trainer.state.log_history,
         "task": asdict(task),
+        "trainer": r1lite_switches(training),
         "model": model_args.model_name_or_path,
         "output_dir": training.output_dir,
     }

@@ -1,12 +1,17 @@
 """Evaluate any checkpoint (or hub model) on the fixed held-out countdown split.
 
+A checkpoint of an r1lite run is evaluated on its own task: prompt template, difficulty, number of
+held-out puzzles, completion cap and stop strings come from its task record (r1lite_task.json), or
+from a zero recipe given with --config; options given here override them. Other models get
+TaskConfig's defaults (r1lite/config.py).
+
 Greedy decoding gives pass@1; `--num_samples k --temperature 0.7` samples k completions per
 prompt and reports the unbiased pass@k. Results go to `<output>` (default:
 `<checkpoint>/eval/heldout.json`; for a hub id or built-in name, `runs/eval/<name>.json`).
 
 Launch:
     python recipes/eval.py runs/smollm2-135m-zero
-    python recipes/eval.py smollm2-135m-instruct --prompt_template chat_one_shot --eval_puzzles 64
+    python recipes/eval.py smollm2-135m-instruct --config configs/smollm2-135m/zero.yaml   # the base, same puzzles
     accelerate launch --num_processes 8 recipes/eval.py Qwen/Qwen2.5-3B --prompt_template base \
         --min_numbers 3 --max_numbers 4 --max_number 100 --num_samples 8 --temperature 0.7
 """
@@ -16,46 +21,53 @@ import json
 import os
 from pathlib import Path
 
+from dataclasses import asdict
+
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
 from r1lite.countdown import heldout
 from r1lite.evaluation import evaluate
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
 from r1lite.prompts import add_prompts
+from r1lite.record import find_task_record, record_stop_strings, task_from_record
+
+
+TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="checkpoint folder, hub id, or built-in name (smollm2-135m-instruct)")
-    p.add_argument("--prompt_template", default="chat_one_shot", choices=PROMPT_TEMPLATES)
-    p.add_argument("--eval_puzzles", type=int, default=64)
-    p.add_argument("--min_numbers", type=int, default=2)
-    p.add_argument("--max_numbers", type=int, default=3)
-    p.add_argument("--max_number", type=int, default=20)
-    p.add_argument("--target_min", type=int, default=1)
-    p.add_argument("--target_max", type=int, default=50)
-    p.add_argument("--max_new_tokens", type=int, default=96)
-    p.add_argument("--batch_size", type=int, default=32)
+    # None: from the checkpoint's task record (r1lite_task.json), else TaskConfig's defaults
+    p.add_argument("--prompt_template", default=None, choices=PROMPT_TEMPLATES)
+    for key in TASK_KEYS[1:]:
+        p.add_argument(f"--{key}", type=int, default=None)
+    p.add_argument("--max_new_tokens", type=int, default=None, help="default: the run's max_completion_length, else 96")
+    p.add_argument("--batch_size", type=int, default=None, help="default: the task's eval_batch_size")
     p.add_argument("--num_samples", type=int, default=1, help="completions per prompt (pass@k with k = this)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    p.add_argument("--stop_strings", nargs="*", default=[], help="end completions at these, e.g. '</answer>' (as in training)")
+    p.add_argument("--stop_strings", nargs="*", default=None, help="end completions at these (default: the run's)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: the checkpoint's)")
     p.add_argument("--output", default=None, help="JSON file to write")
+    p.add_argument("--config", default=None, help="a zero recipe whose task to use (e.g. to evaluate its base model)")
     args = p.parse_args(argv)
 
-    from accelerate import Accelerator
+    from accelerate import PartialState
 
-    accelerator = Accelerator()
+    accelerator = PartialState()  # devices and ranks; evaluation needs no training state
     path = resolve_model_path(args.model)  # fails fast on a missing local path
-    difficulty = TaskConfig(  # the same difficulty knobs (and checks) as a recipe's
-        min_numbers=args.min_numbers,
-        max_numbers=args.max_numbers,
-        max_number=args.max_number,
-        target_min=args.target_min,
-        target_max=args.target_max,
-    ).difficulty
+    record = find_task_record(path) if os.path.isdir(path) else None
+    if args.config:
+        from r1lite.record import task_record
+        from r1lite.zero import parse_args
+
+        task, training, model_args = parse_args(["--config", args.config])
+        record = task_record(task, model_args.model_name_or_path, training.max_completion_length, training.stop_strings)
+    task, max_new_tokens, stop_strings = settings(args, record)
+    args.max_new_tokens, args.stop_strings = max_new_tokens, stop_strings
+    args.batch_size = args.batch_size or task.eval_batch_size
     model, tokenizer = load_model_and_tokenizer(path, dtype=args.dtype)
     model.to(accelerator.device)
-    data = add_prompts(heldout(args.eval_puzzles, **difficulty), args.prompt_template, tokenizer)
+    data = add_prompts(heldout(task.eval_puzzles, **task.difficulty), task.prompt_template, tokenizer)
     result = evaluate(
         model,
         tokenizer,
@@ -67,7 +79,8 @@ def main(argv=None) -> dict:
         temperature=args.temperature,
         accelerator=accelerator,
     )
-    report = {"model": args.model, "settings": vars(args), **result.to_dict()}
+    report = {"model": args.model, "settings": {**vars(args), **{k: getattr(task, k) for k in TASK_KEYS}},
+              "task_from": "task record" if record else "defaults", **result.to_dict()}
     if accelerator.is_main_process:
         if args.output:
             out = Path(args.output)
@@ -80,6 +93,21 @@ def main(argv=None) -> dict:
         print(json.dumps(result.metrics(prefix=""), indent=1))
         print(f"wrote {out}")
     return report
+
+
+def settings(args, record: dict | None) -> tuple[TaskConfig, int, list[str]]:
+    """(task, max_new_tokens, stop_strings): the command's values, else the task record's, else the defaults."""
+    given = {k: getattr(args, k) for k in TASK_KEYS if getattr(args, k) is not None}
+    if record is not None:
+        task = task_from_record(record)
+        task = TaskConfig(**{**asdict(task), **given})  # re-checked like a recipe
+        max_new_tokens = args.max_new_tokens or record["max_completion_length"]
+        stop_strings = record_stop_strings(record) if args.stop_strings is None else args.stop_strings
+    else:
+        task = TaskConfig(**given)
+        max_new_tokens = args.max_new_tokens or 96
+        stop_strings = args.stop_strings or []
+    return task, max_new_tokens, stop_strings
 
 
 if __name__ == "__main__":

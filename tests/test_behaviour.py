@@ -182,7 +182,7 @@ def test_tiny_run_logs_behaviour(tmp_path, tiny_recipe, tiny_model_path):
              "truncation_rate", "reflection_rate", "reflections_mean", "candidates_mean")
     for h in steps:
         assert {f"behaviour/{n}" for n in names} <= set(h), sorted(h)
-    assert summary["task"]["reflection_words"] == ["wait", "the"]
+    assert summary["trainer"]["reflection_words"] == ["wait", "the"]
     for n, h in enumerate(steps):
         rows = [json.loads(line) for line in (run / "rollouts" / f"step-{n:06d}.jsonl").open()]
         for row in rows:

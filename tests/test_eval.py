@@ -57,3 +57,21 @@ def test_eval_recipe_rejects_missing_checkpoint(tmp_path):
 def test_sampling_without_temperature_is_refused(tiny_model_path):
     with pytest.raises(ValueError, match="temperature"):
         _eval_recipe().main([tiny_model_path, "--eval_puzzles", "2", "--num_samples", "4"])
+
+
+def test_eval_recipe_takes_a_checkpoints_task(tmp_path, tiny_recipe, tiny_model_path):
+    """A run's checkpoint is evaluated on its own task (the tiny recipe: 8 puzzles, 16 tokens, 'base'),
+    a zero recipe's task with --config, and options given on the command line win."""
+    from r1lite import zero
+
+    zero.main(tiny_recipe + ["--max_steps", "1", "--eval_at_end", "false", "--stop_strings", "</answer>"])
+    recipe = _eval_recipe()
+    report = recipe.main([str(tmp_path / "run"), "--output", str(tmp_path / "a.json")])
+    assert report["task_from"] == "task record" and report["num_prompts"] == 8
+    assert report["settings"]["max_new_tokens"] == 16 and report["settings"]["stop_strings"] == ["</answer>"]
+    assert report["settings"]["max_number"] == 20 and report["settings"]["prompt_template"] == "base"
+    report = recipe.main([str(tmp_path / "run"), "--eval_puzzles", "3", "--output", str(tmp_path / "b.json")])
+    assert report["num_prompts"] == 3
+    report = recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/zero.yaml"), "--eval_puzzles", "2",
+                          "--max_new_tokens", "4", "--output", str(tmp_path / "c.json")])
+    assert report["settings"]["prompt_template"] == "chat_one_shot"

@@ -331,17 +331,18 @@ class _FakeVLLMGeneration:
 def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer, mask_truncated):
     from datasets import Dataset
 
+    from r1lite.config import R1ZeroConfig
     from r1lite.models import load_model
     from r1lite.trainer import R1ZeroTrainer
-    from trl import GRPOConfig
 
     answered = tokenizer.encode("3 + 4 = 7</think> <answer>3 + 4</answer>", add_special_tokens=False)
     cut_off = tokenizer.encode("3 + 4 = 7 and then", add_special_tokens=False)
-    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=4,
-                      max_completion_length=32, report_to="none", mask_truncated_completions=mask_truncated)
+    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=4,
+                        max_completion_length=32, report_to="none", mask_truncated_completions=mask_truncated,
+                        stop_strings=["</answer>"])
     data = Dataset.from_dict({"prompt": ["a b c"] * 4})
     trainer = R1ZeroTrainer(model=load_model(tiny_model_path), reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                            args=args, train_dataset=data, processing_class=tokenizer, stop_strings=["</answer>"])
+                            args=args, train_dataset=data, processing_class=tokenizer)
     trainer.use_vllm = True  # generation goes through TRL's vLLM branch, served by the fake
     trainer.vllm_generation = _FakeVLLMGeneration([answered, cut_off])
     trainer._last_loaded_step = trainer.state.global_step
