@@ -1,6 +1,9 @@
 """``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log, behaviour metrics, completion-only
 logits on the CPU, stop strings and dynamic sampling.
 
+It overrides four private methods of TRL's trainer and reads some of its private state; all of
+them are named, and checked when the trainer is built, in ``r1lite.trl_contract``.
+
 Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
 token that completes one of them (transformers' ``StopStringCriteria``); the stopped row's padding is
 not part of its completion (where the pad token is the EOS token, as for SmolLM2, one EOS stays: the
@@ -62,13 +65,8 @@ from r1lite.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
 from r1lite.dynamic_sampling import merge, signal_rows
 from r1lite.evaluation import stop_criteria
+from r1lite.trl_contract import use_triton, verify
 
-try:  # where TRL decides between its Triton path (completion positions only) and the all-positions fallback
-    from trl.kernels.chunked_logprob import _use_triton
-except ImportError:  # another TRL layout: assume its kernel is fine and keep TRL's path
-
-    def _use_triton(device: torch.device) -> bool:
-        return True
 
 
 class R1ZeroTrainer(GRPOTrainer):
@@ -87,6 +85,7 @@ class R1ZeroTrainer(GRPOTrainer):
         if self.args.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
             self._stopping = stop_criteria(self._tokenizer, self.args.stop_strings)
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
+        verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.trl_contract)
 
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path; vLLM
@@ -153,7 +152,7 @@ class R1ZeroTrainer(GRPOTrainer):
     ):
         if (
             not self.args.completion_only_logits
-            or _use_triton(input_ids.device)
+            or use_triton(input_ids.device)
             or compute_aux_loss
             or any(v is not None for v in multimodal.values())
         ):

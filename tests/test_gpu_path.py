@@ -194,7 +194,7 @@ def test_every_config_names_only_what_an_extra_installs(path):
 
 
 def test_extras():
-    assert EXTRAS["vllm"] == ["trl[vllm]>=1.16,<2"]  # the vLLM versions TRL supports, not a range of our own
+    assert EXTRAS["vllm"] == ["trl[vllm]>=1.16,<1.17"]  # the vLLM versions TRL supports, not a range of our own
     assert any(d.startswith("deepspeed") for d in EXTRAS["deepspeed"])
     assert any(d.startswith("tensorboard") for d in EXTRAS["tensorboard"])
     readme = (REPO / "README.md").read_text()

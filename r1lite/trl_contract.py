@@ -1,0 +1,147 @@
+"""Every private part of TRL that r1lite relies on, named in one place and checked against the installed TRL.
+
+TRL's private methods and state change between releases (``_generate_single_turn`` went from 3
+to 5 parameters between 1.10 and 1.16), so r1lite pins TRL to the minor version it is tested on
+(``pyproject.toml``) and ``R1ZeroTrainer`` checks this contract when it is built:
+:func:`check_signatures` (the overridden methods still take the parameters r1lite passes on) and
+:func:`check_state` (the private state it reads is there, in the shape it reads). A mismatch raises
+:class:`TRLContractError` naming what moved, instead of a wrong number or an ``AttributeError``
+deep inside a step. ``tests/test_trl_contract.py`` runs both against the installed TRL, and each
+override has a test against TRL's own numbers (``tests/test_trainer.py``, ``tests/test_gpu_path.py``).
+
+Public hooks considered: TRL 1.16 passes reward functions ``log_metric`` (a scalar averaged over
+ranks) and ``log_extra`` (a column of the completions table). The behaviour metrics need the whole
+gathered batch (length percentiles), and the rollout log needs every rank's completions with their
+advantages, which reward functions never see; so r1lite reads TRL's ``_logs`` and writes
+``_metrics`` instead, as named below.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from collections import deque
+
+import torch
+
+TESTED_TRL = "1.16"
+
+# GRPOTrainer methods that R1ZeroTrainer overrides -> the parameters (after self) that it relies on, in order.
+OVERRIDDEN: dict[str, tuple[str, ...]] = {
+    # stop strings (HF stopping criteria) and an EOS after stopped rows
+    "_generate_single_turn": ("prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"),
+    # completion-only logits on the CPU (TRL projects every position without Triton)
+    "_get_per_token_logps_and_entropies": ("model", "input_ids", "attention_mask", "logits_to_keep", "batch_size",
+                                           "compute_entropy", "compute_aux_loss"),
+    # each round's completion lengths and truncation, for the behaviour metrics and the rollout log
+    "_generate": ("prompts",),
+    # behaviour metrics, rollout log and dynamic sampling after TRL scored a round
+    "_generate_and_score_completions": ("inputs",),
+}
+
+# Private or undocumented trainer state that R1ZeroTrainer reads or writes -> what it must be.
+STATE = {
+    "_logs": "dict of deques holding the last round: prompt, completion, advantages, rewards[name]",
+    "_metrics": "{'train': defaultdict(list)} of metric name -> values, averaged at each log",
+    "_tokenizer": "the tokenizer inside processing_class",
+    "eos_token_ids": "list of token ids that end a completion",
+    "reward_func_names": "list of reward function names, in reward_funcs order",
+    "reward_weights": "1-D tensor of one weight per reward function",
+    "num_generations": "completions per prompt",
+    "max_completion_length": "token cap of a completion",
+    "temperature": "sampling temperature (log-probs are divided by it)",
+    "use_vllm": "whether generation goes through vLLM",
+}
+# Only with use_vllm and vllm_mode colocate: the engine r1lite frees after training (release_vllm).
+VLLM_STATE = {"vllm_generation": "TRL's VLLMGeneration; its .llm is the colocated vllm.LLM"}
+
+# Private functions r1lite imports: module -> name.
+IMPORTS = {"trl.kernels.chunked_logprob": "_use_triton"}
+
+
+class TRLContractError(RuntimeError):
+    """The installed TRL moved a private part that r1lite relies on."""
+
+
+def _installed() -> str:
+    import trl
+
+    return trl.__version__
+
+
+def check_signatures(trainer_class=None) -> list[str]:
+    """Each overridden method of TRL's GRPOTrainer still takes the parameters r1lite relies on; problems as text."""
+    if trainer_class is None:
+        from trl import GRPOTrainer as trainer_class
+    problems = []
+    for name, expected in OVERRIDDEN.items():
+        method = getattr(trainer_class, name, None)
+        if method is None:
+            problems.append(f"GRPOTrainer.{name} is gone")
+            continue
+        params = [p for p in inspect.signature(method).parameters if p != "self"]
+        if tuple(params[: len(expected)]) != expected:
+            problems.append(f"GRPOTrainer.{name} takes ({', '.join(params)}); r1lite expects ({', '.join(expected)}, ...)")
+    return problems
+
+
+def check_state(trainer) -> list[str]:
+    """The private state r1lite reads is present on a built trainer, in the shape it reads; problems as text."""
+    problems = [f"GRPOTrainer has no attribute {name!r} ({what})" for name, what in STATE.items()
+                if not hasattr(trainer, name)]
+    logs = getattr(trainer, "_logs", None)
+    if isinstance(logs, dict):
+        for key in ("prompt", "completion", "advantages"):
+            if not isinstance(logs.get(key), deque):
+                problems.append(f"GRPOTrainer._logs[{key!r}] is not a deque")
+        if not hasattr(logs.get("rewards"), "__getitem__"):
+            problems.append("GRPOTrainer._logs['rewards'] is not a mapping of reward name -> values")
+        maxlen = getattr(logs.get("completion"), "maxlen", None)
+        if maxlen is not None and maxlen < trainer.args.generation_batch_size:
+            problems.append(f"GRPOTrainer._logs keeps {maxlen} rows, fewer than a round ({trainer.args.generation_batch_size})")
+    elif logs is not None:
+        problems.append("GRPOTrainer._logs is not a dict")
+    metrics = getattr(trainer, "_metrics", None)
+    if metrics is not None and not (isinstance(metrics, dict) and "train" in metrics):
+        problems.append("GRPOTrainer._metrics has no 'train' store")
+    weights = getattr(trainer, "reward_weights", None)
+    if weights is not None and not (isinstance(weights, torch.Tensor) and weights.dim() == 1):
+        problems.append("GRPOTrainer.reward_weights is not a 1-D tensor")
+    if getattr(trainer, "use_vllm", False) and trainer.args.vllm_mode == "colocate":
+        if not hasattr(getattr(trainer, "vllm_generation", None), "llm"):
+            problems.append(f"GRPOTrainer.vllm_generation.llm is gone ({VLLM_STATE['vllm_generation']})")
+    return problems
+
+
+def verify(trainer) -> None:
+    """Raise TRLContractError naming every private part of TRL that moved (called when a trainer is built)."""
+    problems = check_signatures() + check_state(trainer)
+    if problems:
+        raise TRLContractError(
+            f"TRL {_installed()} moved private parts that r1lite {TESTED_TRL}-tested overrides rely on: "
+            + "; ".join(problems) + f". Install trl=={TESTED_TRL}.* (pip install -e .) or update r1lite/trl_contract.py"
+        )
+
+
+@functools.cache
+def _triton_choice():
+    """TRL's private ``_use_triton``, or None (with one warning) where it has moved."""
+    try:
+        from trl.kernels.chunked_logprob import _use_triton
+    except ImportError as err:
+        warnings.warn(
+            f"trl.kernels.chunked_logprob._use_triton is not in TRL {_installed()} ({err}); completion_only_logits "
+            "is off, so a CPU run scores every prompt position (slower, same numbers)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return _use_triton
+
+
+def use_triton(device: torch.device) -> bool:
+    """TRL's own choice between its Triton log-prob kernel (completion positions only) and the all-positions
+    fallback. Where the private function has moved: warn once and answer True, which keeps TRL's path."""
+    choice = _triton_choice()
+    return True if choice is None else choice(device)
