@@ -1,4 +1,4 @@
-"""Throughput of the behaviour metrics (r1lite.behaviour) on a run's own completions, on one core.
+"""Throughput of the behaviour metrics (r1lite.inspection.behaviour) on a run's own completions, on one core.
 
 Loads a run's rollout log, repeats its completions to ``--min_rows`` or more, and times
 ``completion_behaviour`` over them (format, accuracy, reflections, candidate equations, answer
@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> float:
 
     import torch
 
-    from r1lite.behaviour import DEFAULT_REFLECTION_WORDS, completion_behaviour
-    from r1lite.runlog import load_rollouts
+    from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS, completion_behaviour
+    from r1lite.inspection.runlog import load_rollouts
 
     torch.set_num_threads(1)
     df = load_rollouts(a.run_dir)

@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
         a.device = "cuda:0"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
 
-    from r1lite import countdown
+    from r1lite.task import countdown
     from r1lite.models import load_tokenizer
-    from r1lite.prompts import add_prompts
+    from r1lite.task.prompts import add_prompts
 
     tokenizer = load_tokenizer()
     tokenizer.padding_side = "left"
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
 def build_trainer(model, tokenizer, puzzles, a):
     """An ``R1ZeroTrainer`` at the benchmark's shape (its log-prob path is timed in 3; it trains in 4)."""
     from r1lite.config import R1ZeroConfig
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.trainer import R1ZeroTrainer
     from rewards import get_reward_funcs
 
     cuda = a.device.startswith("cuda")

@@ -1,7 +1,7 @@
 """Overhead of r1lite's zero stage against plain TRL ``GRPOTrainer`` on the same work.
 
 Both sides get the same recipe: model, prompts (same data set, same seed, so the same batches),
-reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.zero.build_trainer`` with
+reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.training.zero.build_trainer`` with
 r1lite's extras off (no rollout log, no held-out evaluation, TRL's own log-probability path), so
 B/A is r1lite's overhead; C (``--with_extras``) is r1lite as the recipe runs it: rollout log,
 completion-only logits on the CPU, and the recipe's speed levers (stop strings, dynamic sampling). Runs alternate A B A B ... in this one process; each run loads a fresh model
@@ -52,7 +52,7 @@ class StepTimer(TrainerCallback):
 def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
     from trl import GRPOTrainer
 
-    from r1lite import zero
+    from r1lite.training import zero
 
     args = argv + ["--max_steps", str(steps), "--output_dir", out, "--save_strategy", "no",
                    "--eval_at_end", "false", "--eval_every", "0", "--logging_steps", "1",
@@ -61,12 +61,12 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
     task, training, model_args = zero.parse_args(args)
     if side != "C":  # plain TRL has none of r1lite's levers; B turns them all off
         training.stop_strings, training.dynamic_sampling = [], False
-    from r1lite.cpu import configure_cpu
+    from r1lite.training.cpu import configure_cpu
 
     configure_cpu(training)
     timer = StepTimer()
     if side == "A":
-        from r1lite.data import build_datasets
+        from r1lite.task.data import build_datasets
         from r1lite.models import load_tokenizer, resolve_model_path
         from rewards import get_reward_funcs
 

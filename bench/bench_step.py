@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--skip_train", action="store_true", help="generation only (e.g. to compare --rows)")
     a = p.parse_args(argv)
 
-    from r1lite import zero
-    from r1lite.cpu import configure_cpu
-    from r1lite.data import build_datasets
+    from r1lite.training import zero
+    from r1lite.training.cpu import configure_cpu
+    from r1lite.task.data import build_datasets
     from r1lite.models import load_tokenizer, resolve_model_path
     from transformers import StopStringCriteria
 

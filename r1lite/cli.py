@@ -28,11 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--samples", type=int, default=3, help="best and worst completions shown (default: 3)")
     report.add_argument(
         "--reflection-words", nargs="+", default=None, metavar="PHRASE",
-        help="count these phrases as reflection instead of what the run logged (default list: r1lite.behaviour)",
+        help="count these phrases as reflection instead of what the run logged (default list: r1lite.inspection.behaviour)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    from r1lite.runlog import RolloutLogWarning, RunLogError
+    from r1lite.inspection.runlog import RolloutLogWarning, RunLogError
 
     show = warnings.showwarning
 
@@ -57,11 +57,11 @@ def _dispatch(args: argparse.Namespace) -> None:
 
         print(ensure_default_model(args.name or DEFAULT_MODEL))
     elif args.command == "summary":
-        from r1lite.summary import run_table
+        from r1lite.inspection.summary import run_table
 
         print(run_table(args.run_dir))
     elif args.command == "report":
-        from r1lite.report import write_report
+        from r1lite.inspection.report import write_report
 
         path = write_report(args.run_dir, args.out, reflection_words=args.reflection_words, samples=args.samples)
         print(f"wrote {path} and {len(list(path.parent.glob('*.png')))} PNG files in {path.parent}")

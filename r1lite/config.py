@@ -15,7 +15,7 @@ from pathlib import Path
 
 from trl import GRPOConfig
 
-from r1lite.behaviour import DEFAULT_REFLECTION_WORDS
+from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
 
 PROMPT_TEMPLATES = ("base", "chat", "chat_one_shot")
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -98,7 +98,7 @@ class TaskConfig:
 
     @property
     def difficulty(self) -> dict:
-        """Keyword arguments of ``r1lite.countdown.generate`` that set the puzzles' difficulty."""
+        """Keyword arguments of ``r1lite.task.countdown.generate`` that set the puzzles' difficulty."""
         return dict(
             min_numbers=self.min_numbers,
             max_numbers=self.max_numbers,
@@ -154,7 +154,7 @@ class R1ZeroConfig(GRPOConfig):
         default_factory=lambda: list(DEFAULT_REFLECTION_WORDS),
         metadata={
             "help": "Phrases counted as reflection in the behaviour metrics (behaviour/reflection_rate, the rollout "
-            "log's `reflections`): whole words, case-insensitive. Default: r1lite.behaviour.DEFAULT_REFLECTION_WORDS."
+            "log's `reflections`): whole words, case-insensitive. Default: r1lite.inspection.behaviour.DEFAULT_REFLECTION_WORDS."
         },
     )
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from dataclasses import asdict
 
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
-from r1lite.countdown import heldout
-from r1lite.evaluation import evaluate
+from r1lite.task.countdown import heldout
+from r1lite.task.evaluation import evaluate
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
-from r1lite.prompts import add_prompts
-from r1lite.record import find_task_record, record_stop_strings, task_from_record
+from r1lite.task.prompts import add_prompts
+from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
 
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
@@ -57,8 +57,8 @@ def main(argv=None) -> dict:
     path = resolve_model_path(args.model)  # fails fast on a missing local path
     record = find_task_record(path) if os.path.isdir(path) else None
     if args.config:
-        from r1lite.record import task_record
-        from r1lite.zero import parse_args
+        from r1lite.task.record import task_record
+        from r1lite.training.zero import parse_args
 
         task, training, model_args = parse_args(["--config", args.config])
         record = task_record(task, model_args.model_name_or_path, training.max_completion_length, training.stop_strings)

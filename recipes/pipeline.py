@@ -10,7 +10,7 @@ the same command resumes a stopped pipeline.
 """
 
 from r1lite.errors import run_main
-from r1lite.pipeline import main
+from r1lite.r1.pipeline import main
 
 if __name__ == "__main__":
     run_main(main)

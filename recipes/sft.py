@@ -10,7 +10,7 @@ deduplicate, keep at most m per prompt, then fine-tune (TRL SFTTrainer, loss on 
 """
 
 from r1lite.errors import run_main
-from r1lite.sft import main
+from r1lite.r1.sft import main
 
 if __name__ == "__main__":
     run_main(main)

@@ -8,7 +8,7 @@ Any recipe key can follow (e.g. --max_steps 5, --output_dir runs/smoke-0.5b). De
 """
 
 from r1lite.errors import run_main
-from r1lite.smoke import main
+from r1lite.training.smoke import main
 
 if __name__ == "__main__":
     run_main(main)

@@ -18,7 +18,7 @@ run_summary.json.
 """
 
 from r1lite.errors import run_main
-from r1lite.zero import main
+from r1lite.training.zero import main
 
 if __name__ == "__main__":
     run_main(main)

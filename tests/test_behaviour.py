@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.behaviour import (
+from r1lite.inspection.behaviour import (
     DEFAULT_REFLECTION_WORDS,
     answer_position,
     candidate_expressions,
@@ -172,7 +172,7 @@ def test_linear_time_on_100kb(text):
 
 def test_tiny_run_logs_behaviour(tmp_path, tiny_recipe, tiny_model_path):
     """The trainer logs behaviour/* every step and writes the fields into each rollout record."""
-    from r1lite import zero
+    from r1lite.training import zero
 
     summary = zero.main(tiny_recipe + ["--eval_at_end", "false", "--reflection_words", "wait", "the"])
     run = tmp_path / "run"

@@ -36,7 +36,7 @@ def test_bench_gpu_starts_on_cpu(tiny_model_path):
 
 
 def test_bench_behaviour_starts(tmp_path, tiny_recipe, tiny_model_path):
-    from r1lite.zero import main
+    from r1lite.training.zero import main
 
     main(tiny_recipe + ["--max_steps", "1", "--eval_at_end", "false"])
     out = _run("bench/bench_behaviour.py", str(tmp_path / "run"), "--min_rows", "50", "--repeats", "1")

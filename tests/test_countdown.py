@@ -1,4 +1,4 @@
-"""Tests of r1lite.countdown: solver, generator, held-out split, validation and loading.
+"""Tests of r1lite.task.countdown: solver, generator, held-out split, validation and loading.
 
 Solutions are checked with the rewards package's safe evaluator (`equation_reward`), an
 implementation independent of the solver and the generator.
@@ -10,8 +10,8 @@ import time
 import datasets
 import pytest
 
-from r1lite import countdown
-from r1lite.countdown import (
+from r1lite.task import countdown
+from r1lite.task.countdown import (
     FEATURES,
     HELDOUT_FRACTION,
     HELDOUT_SEED,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from r1lite.dynamic_sampling import merge, signal_rows
+from r1lite.training.dynamic_sampling import merge, signal_rows
 
 
 def _round(advantages, prompt_width, completion_width, tag):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.evaluation import pass_at_k
+from r1lite.task.evaluation import pass_at_k
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def test_sampling_without_temperature_is_refused(tiny_model_path):
 def test_eval_recipe_takes_a_checkpoints_task(tmp_path, tiny_recipe, tiny_model_path):
     """A run's checkpoint is evaluated on its own task (the tiny recipe: 8 puzzles, 16 tokens, 'base'),
     a zero recipe's task with --config, and options given on the command line win."""
-    from r1lite import zero
+    from r1lite.training import zero
 
     zero.main(tiny_recipe + ["--max_steps", "1", "--eval_at_end", "false", "--stop_strings", "</answer>"])
     recipe = _eval_recipe()

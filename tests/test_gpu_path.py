@@ -44,7 +44,7 @@ def test_one_process_steps_fp32_master_weights(tmp_path, reward_module, monkeypa
 
     A policy loaded in bf16 would step bf16 weights, and a 1e-6 update moves almost none of them
     (bf16 spacing near 0.02 is 1.2e-4): changed_fraction would be a few percent."""
-    from r1lite import zero
+    from r1lite.training import zero
 
     monkeypatch.setenv("R1LITE_FORCE_BF16", "1")  # keep bf16 autocast on CPUs that emulate it
     probe = MasterWeightProbe()
@@ -125,7 +125,7 @@ def test_engine_runs_zero_then_sft(engine_runs, engine, tiny_model_path):
 
 @pytest.mark.parametrize("n, world", [(129, 2), (9, 2), (8, 2), (5, 4), (1, 3)])
 def test_rank_shares_are_equal_and_cover_every_row(n, world):
-    from r1lite.evaluation import rank_share
+    from r1lite.task.evaluation import rank_share
 
     rows = list(range(n))
     shares = [rank_share(rows, rank, world) for rank in range(world)]
@@ -138,7 +138,7 @@ def test_rank_shares_are_equal_and_cover_every_row(n, world):
 
 
 def test_check_loadable_names_what_is_missing(tmp_path):
-    from r1lite.saving import check_loadable
+    from r1lite.training.saving import check_loadable
 
     with pytest.raises(RuntimeError, match="config.json, model weights"):
         check_loadable(tmp_path)
@@ -148,7 +148,7 @@ def test_lora_run_saves_a_merged_model_and_the_adapter(tmp_path, tiny_recipe, ti
     pytest.importorskip("peft")
     from transformers import AutoModelForCausalLM
 
-    from r1lite import zero
+    from r1lite.training import zero
 
     zero.main(tiny_recipe + reward_module + ["--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8",
                                              "--lora_target_modules", "q_proj", "v_proj", "--eval_at_end", "false"])
@@ -203,7 +203,7 @@ def test_extras():
 
 @pytest.fixture
 def no_model_load(monkeypatch):
-    from r1lite import zero
+    from r1lite.training import zero
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the missing package was reported")
@@ -221,7 +221,8 @@ def no_model_load(monkeypatch):
     ],
 )
 def test_missing_package_fails_before_the_model_loads(tiny_recipe, no_model_load, monkeypatch, missing, args, env, extra):
-    from r1lite import requirements, zero
+    from r1lite import requirements
+    from r1lite.training import zero
     from r1lite.errors import MissingPackageError
 
     real = requirements.is_installed
@@ -277,8 +278,8 @@ class _FakeLLM:
 
 def test_vllm_sampling_runs_on_every_rank(monkeypatch):
     """Rank 1 of 2 samples its own half with its own engine (it used to wait for rank 0's broadcast)."""
-    from r1lite import rejection
-    from r1lite.sft_config import CleanupConfig
+    from r1lite.r1 import rejection
+    from r1lite.r1.sft_config import CleanupConfig
 
     fake = types.ModuleType("vllm")
     fake.LLM = _FakeLLM
@@ -297,7 +298,7 @@ def test_vllm_sampling_runs_on_every_rank(monkeypatch):
 
 
 def test_release_vllm_frees_the_colocated_engine():
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.trainer import R1ZeroTrainer
 
     class Engine:
         pass
@@ -333,7 +334,7 @@ def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer
 
     from r1lite.config import R1ZeroConfig
     from r1lite.models import load_model
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.trainer import R1ZeroTrainer
 
     answered = tokenizer.encode("3 + 4 = 7</think> <answer>3 + 4</answer>", add_special_tokens=False)
     cut_off = tokenizer.encode("3 + 4 = 7 and then", add_special_tokens=False)
@@ -363,7 +364,7 @@ def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer
 @pytest.mark.parametrize("world, accumulation", [(1, 64), (2, 32), (8, 8), (16, 4)])
 def test_prompts_per_update_derives_accumulation(monkeypatch, world, accumulation):
     from r1lite.config import R1ZeroConfig
-    from r1lite.zero import parse_args
+    from r1lite.training.zero import parse_args
 
     monkeypatch.setattr(R1ZeroConfig, "world_size", property(lambda self: world))
     _, training, _ = parse_args(["--config", str(REPO / "configs/qwen2.5-3b/zero.yaml"), "--use_cpu", "true", "--bf16", "false"])
@@ -382,7 +383,7 @@ def test_prompts_per_update_derives_accumulation(monkeypatch, world, accumulatio
     ],
 )
 def test_prompts_per_update_checks(tiny_recipe, args, match):
-    from r1lite.zero import parse_args
+    from r1lite.training.zero import parse_args
 
     with pytest.raises(ValueError, match=match):
         parse_args(tiny_recipe + args)

@@ -67,7 +67,7 @@ def test_cache_dir_follows_env(monkeypatch, tmp_path):
 def test_cpu_without_fast_bf16_trains_in_fp32(monkeypatch, tmp_path):
     from trl import GRPOConfig
 
-    from r1lite import cpu
+    from r1lite.training import cpu
 
     monkeypatch.setattr(cpu, "has_fast_bf16", lambda: False)
     args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, per_device_train_batch_size=4,

@@ -15,7 +15,7 @@ TINY_PIPELINE = REPO / "configs" / "tiny" / "pipeline.yaml"
 @pytest.fixture(scope="module")
 def zero_run(tmp_path_factory, tiny_model_path):
     """One tiny R1-Zero run shared by the R1-stage tests."""
-    from r1lite.zero import main
+    from r1lite.training.zero import main
 
     out = tmp_path_factory.mktemp("zero") / "run"
     main(["--config", str(REPO / "configs" / "tiny" / "zero.yaml"), "--output_dir", str(out), "--eval_at_end", "false"])
@@ -27,7 +27,7 @@ CPU = {"use_cpu": True, "bf16": False}  # GPU recipes only parse on a GPU box ot
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*/sft.yaml")), ids=lambda p: p.parent.name)
 def test_sft_recipes_parse(path):
-    from r1lite.sft import parse_args
+    from r1lite.r1.sft import parse_args
 
     cleanup, training, _ = parse_args(["--config", str(path), "--use_cpu", "true", "--bf16", "false"])
     assert cleanup.sample_from and training.output_dir and cleanup.keep_rules is not None
@@ -35,7 +35,7 @@ def test_sft_recipes_parse(path):
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*/pipeline.yaml")), ids=lambda p: p.parent.name)
 def test_pipeline_recipes_parse(path):
-    from r1lite.pipeline import _check_stage, load_pipeline
+    from r1lite.r1.pipeline import _check_stage, load_pipeline
 
     spec = load_pipeline(path)
     for stage in ("zero", "sft"):
@@ -44,7 +44,7 @@ def test_pipeline_recipes_parse(path):
 
 def test_sft_trains_on_kept_samples(zero_run, tmp_path):
     from r1lite.models import load_model
-    from r1lite.sft import main
+    from r1lite.r1.sft import main
 
     out = tmp_path / "sft"
     summary = main(["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(out)])
@@ -63,7 +63,7 @@ def test_sft_loss_is_on_completions_only(zero_run, tmp_path):
     from datasets import Dataset
 
     from r1lite.models import load_tokenizer
-    from r1lite.sft import build_trainer, parse_args
+    from r1lite.r1.sft import build_trainer, parse_args
 
     cleanup, training, model_args = parse_args(["--config", TINY_SFT, "--output_dir", str(tmp_path / "o")])
     tokenizer = load_tokenizer(str(zero_run))
@@ -86,8 +86,8 @@ def test_sft_loss_is_on_completions_only(zero_run, tmp_path):
     ],
 )
 def test_sft_bad_input_fails_before_sampling(zero_run, tmp_path, monkeypatch, args, error, match):
-    from r1lite import rejection
-    from r1lite.sft import main
+    from r1lite.r1 import rejection
+    from r1lite.r1.sft import main
 
     monkeypatch.setattr(rejection, "sample", lambda *a, **k: pytest.fail("sampling started"))
     base = ["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(tmp_path / "o")]
@@ -98,7 +98,7 @@ def test_sft_bad_input_fails_before_sampling(zero_run, tmp_path, monkeypatch, ar
 def test_sft_without_task_record_needs_task_recipe(zero_run, tmp_path):
     import shutil
 
-    from r1lite.sft import main
+    from r1lite.r1.sft import main
 
     bare = tmp_path / "bare"
     shutil.copytree(zero_run, bare)
@@ -108,8 +108,8 @@ def test_sft_without_task_record_needs_task_recipe(zero_run, tmp_path):
 
 
 def test_empty_kept_set_stops_before_training(zero_run, tmp_path):
-    from r1lite.rejection import EmptyKeptSetError
-    from r1lite.sft import main
+    from r1lite.r1.rejection import EmptyKeptSetError
+    from r1lite.r1.sft import main
 
     # The library's default filter (correct answer, strict format) keeps nothing from a random model.
     args = ["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(tmp_path / "o"),
@@ -120,7 +120,8 @@ def test_empty_kept_set_stops_before_training(zero_run, tmp_path):
 
 
 def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch):
-    from r1lite import pipeline, rejection, sft, zero
+    from r1lite.r1 import pipeline, rejection, sft
+    from r1lite.training import zero
 
     root = tmp_path / "pipe"
     summary = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])
@@ -162,7 +163,7 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     ],
 )
 def test_pipeline_bad_config(tmp_path, spec, match):
-    from r1lite import pipeline
+    from r1lite.r1 import pipeline
 
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(spec))

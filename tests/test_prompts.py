@@ -1,4 +1,4 @@
-"""Tests of r1lite.prompts: TinyZero's templates, the chat variants and the dataset column.
+"""Tests of r1lite.task.prompts: TinyZero's templates, the chat variants and the dataset column.
 
 The chat tests use a tiny offline tokenizer (a WordLevel `tokenizers` object with a
 ChatML chat template); nothing is downloaded.
@@ -12,8 +12,8 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from r1lite.countdown import generate, solve
-from r1lite.prompts import (
+from r1lite.task.countdown import generate, solve
+from r1lite.task.prompts import (
     ONE_SHOT_ANSWER,
     ONE_SHOT_EXAMPLE,
     ONE_SHOT_NUMS,

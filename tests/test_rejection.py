@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from r1lite import rejection
-from r1lite.readability import ReadabilityRules, foreign_letter_fraction, max_ngram_count, readability_rates, reasoning_text
-from r1lite.rejection import EmptyKeptSetError, Sample, filter_samples
-from r1lite.sft_config import CleanupConfig, parse_keep_if
+from r1lite.r1 import rejection
+from r1lite.r1.readability import ReadabilityRules, foreign_letter_fraction, max_ngram_count, readability_rates, reasoning_text
+from r1lite.r1.rejection import EmptyKeptSetError, Sample, filter_samples
+from r1lite.r1.sft_config import CleanupConfig, parse_keep_if
 
 GOOD = "3 * 4 = 12, 12 + 2 = 14. </think> <answer> 3 * 4 + 2 </answer>"
 

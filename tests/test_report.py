@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from r1lite.report import CURVES, highlight_html, plot_curve, plot_overview, write_report
-from r1lite.runlog import load_rollouts, step_metrics
+from r1lite.inspection.report import CURVES, highlight_html, plot_curve, plot_overview, write_report
+from r1lite.inspection.runlog import load_rollouts, step_metrics
 from test_runlog import GOOD, RAMBLE, WRONG, record, write_run  # tests/ is on sys.path under pytest
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

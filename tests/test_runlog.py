@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.behaviour import completion_behaviour, summarize
-from r1lite.runlog import (
+from r1lite.inspection.behaviour import completion_behaviour, summarize
+from r1lite.inspection.runlog import (
     RolloutLogWarning,
     RunLogError,
     best_and_worst,
@@ -28,7 +28,7 @@ RAMBLE = " I think about the numbers and"
 
 
 def record(step: int, index: int, completion: str, *, prompt: str | None = None, new_fields: bool = True) -> dict:
-    """A rollout record as r1lite.trainer writes it (new_fields=False: as logs written before the behaviour fields)."""
+    """A rollout record as r1lite.training.trainer writes it (new_fields=False: as logs written before the behaviour fields)."""
     row = dict(
         step=step, index=index, group=index // 2, prompt=prompt or f"puzzle {step}-{index // 2}", completion=completion,
         nums=[2, 3, 4], target=14, rewards={"equation_reward": float(completion == GOOD), "format_reward": 1.0},

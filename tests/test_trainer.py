@@ -9,7 +9,7 @@ def test_completion_only_logps_match_trl(tmp_path, tiny_model_path, temperature)
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from r1lite.config import R1ZeroConfig
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.trainer import R1ZeroTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)

@@ -1,4 +1,4 @@
-"""The private parts of TRL that r1lite relies on (r1lite.trl_contract) hold on the installed TRL, and a
+"""The private parts of TRL that r1lite relies on (r1lite.training.trl_contract) hold on the installed TRL, and a
 moved one is reported by name."""
 
 import importlib.metadata
@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from r1lite import trl_contract
+from r1lite.training import trl_contract
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def trainer(tmp_path_factory, tiny_model_path):
 
     from r1lite.config import R1ZeroConfig
     from r1lite.models import load_model, load_tokenizer
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.trainer import R1ZeroTrainer
 
     args = R1ZeroConfig(output_dir=str(tmp_path_factory.mktemp("contract")), use_cpu=True, per_device_train_batch_size=4,
                         num_generations=2, report_to="none")
@@ -41,7 +41,7 @@ def test_private_state_holds(trainer):
 def test_every_override_is_in_the_contract():
     from trl import GRPOTrainer
 
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.trainer import R1ZeroTrainer
 
     overridden = {name for name in vars(R1ZeroTrainer) if name.startswith("_") and not name.startswith("__")
                   and hasattr(GRPOTrainer, name)}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1lite import zero
+from r1lite.training import zero
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = sorted((REPO / "configs").glob("*/zero.yaml"))
@@ -116,7 +116,7 @@ def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_pa
 
     final = json.loads((run / "eval" / "final.json").read_text())
     assert final["num_prompts"] == 8 and 0.0 <= final["accuracy"] <= 1.0
-    from r1lite.summary import run_table
+    from r1lite.inspection.summary import run_table
 
     table = run_table(run)
     assert "| 2 |" in table and "Held-out (8 puzzles" in table

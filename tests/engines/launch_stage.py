@@ -115,7 +115,8 @@ def main() -> None:
         lift_fsdp_cpu_gate()
     if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
         lift_deepspeed_cpu_gate()
-    from r1lite import sft, zero
+    from r1lite.r1 import sft
+    from r1lite.training import zero
 
     argv = sys.argv[1:]
     while argv:

@@ -28,7 +28,7 @@ SMOKE_DEFAULTS = ["--max_steps", "3", "--output_dir", "runs/smoke", "--eval_at_e
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the smoke steps and checks; returns the report (also printed)."""
-    from r1lite import zero
+    from r1lite.training import zero
 
     argv = list(sys.argv[1:] if argv is None else argv)
     summary = zero.main([*SMOKE_DEFAULTS, *argv])  # the user's keys come last and win

@@ -2,17 +2,17 @@
 logits on the CPU, stop strings and dynamic sampling.
 
 It overrides four private methods of TRL's trainer and reads some of its private state; all of
-them are named, and checked when the trainer is built, in ``r1lite.trl_contract``.
+them are named, and checked when the trainer is built, in ``r1lite.training.trl_contract``.
 
 Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
 token that completes one of them (transformers' ``StopStringCriteria``); the stopped row's padding is
 not part of its completion (where the pad token is the EOS token, as for SmolLM2, one EOS stays: the
-model learns to end there). With vLLM, ``r1lite.zero`` passes them as vLLM's ``stop`` instead.
+model learns to end there). With vLLM, ``r1lite.training.zero`` passes them as vLLM's ``stop`` instead.
 
 Dynamic sampling (``dynamic_sampling``, DAPO's): after a generation round, rows whose advantage is
 zero (their whole group got one reward: no gradient) are replaced by completions of fresh random
 training prompts, for at most ``dynamic_sampling_max_rounds`` extra rounds; see
-``r1lite.dynamic_sampling``. Logged: ``dynamic_sampling/dropped_fraction`` (first round),
+``r1lite.training.dynamic_sampling``. Logged: ``dynamic_sampling/dropped_fraction`` (first round),
 ``extra_rounds``, ``signal_fraction`` (rows with signal in the batch that trains). Extra rounds are
 in the rollout log as ``step-NNNNNN-XXXX.jsonl`` and in TRL's reward metrics of the step.
 
@@ -39,9 +39,9 @@ the main process after gathering every rank's completions):
     length        int    completion tokens
     truncated     bool   hit max_completion_length without an end-of-sequence token
     formatted, correct, reflections, candidates, answer_position
-                         behaviour fields of the completion (meanings in ``r1lite.behaviour``)
+                         behaviour fields of the completion (meanings in ``r1lite.inspection.behaviour``)
 
-Behaviour metrics: every generation round in training, the batch's ``r1lite.behaviour.summarize``
+Behaviour metrics: every generation round in training, the batch's ``r1lite.inspection.behaviour.summarize``
 metrics (format rate, accuracy, length percentiles, truncation, reflection rate, candidate equations,
 answer position) go into TRL's metric store as ``behaviour/<name>``, so they reach ``log_history``,
 the console and every reporter (tensorboard, wandb, trackio) with TRL's own metrics. Each process
@@ -61,11 +61,11 @@ from accelerate.utils import gather_object
 from trl import GRPOTrainer
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
-from r1lite.behaviour import completion_behaviour, summarize
+from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
-from r1lite.dynamic_sampling import merge, signal_rows
-from r1lite.evaluation import stop_criteria
-from r1lite.trl_contract import use_triton, verify
+from r1lite.training.dynamic_sampling import merge, signal_rows
+from r1lite.task.evaluation import stop_criteria
+from r1lite.training.trl_contract import use_triton, verify
 
 
 
@@ -85,7 +85,7 @@ class R1ZeroTrainer(GRPOTrainer):
         if self.args.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
             self._stopping = stop_criteria(self._tokenizer, self.args.stop_strings)
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
-        verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.trl_contract)
+        verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
 
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path; vLLM
@@ -201,7 +201,7 @@ class R1ZeroTrainer(GRPOTrainer):
         return output
 
     def _refill(self, inputs: list[dict], output: dict) -> dict:
-        """Dynamic sampling: replace zero-advantage rows by completions of fresh prompts (r1lite.dynamic_sampling)."""
+        """Dynamic sampling: replace zero-advantage rows by completions of fresh prompts (r1lite.training.dynamic_sampling)."""
         device = self.accelerator.device
         size = len(inputs)
         outputs, keep = [output], [signal_rows(output["advantages"])]  # keep[i]: (B_i,) bool

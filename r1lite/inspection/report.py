@@ -1,6 +1,6 @@
 """Curves and samples of a run, as matplotlib figures, HTML fragments and ``r1lite report``'s page.
 
-The notebooks and ``r1lite report RUN_DIR`` draw the same things from ``r1lite.runlog``'s tables:
+The notebooks and ``r1lite report RUN_DIR`` draw the same things from ``r1lite.inspection.runlog``'s tables:
 
     plot_curve(steps, name) / plot_curves(steps) / plot_overview(steps)   per-step curves (``CURVES``)
     samples_html(rows), side_by_side_html(...)                           completions with the tags, the
@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from r1lite.behaviour import expression_spans, reflection_matches
-from r1lite.runlog import best_and_worst, first_reflection, load_rollouts, reflection_word_counts, step_metrics
+from r1lite.inspection.behaviour import expression_spans, reflection_matches
+from r1lite.inspection.runlog import best_and_worst, first_reflection, load_rollouts, reflection_word_counts, step_metrics
 from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 # name: (title, y label, [(column, legend label)]); "rewards/*" expands to every reward function's column

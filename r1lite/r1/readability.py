@@ -24,7 +24,7 @@ _WORD = re.compile(r"\S+")
 def reasoning_text(completion: str) -> str:
     """The reasoning: everything before the first ``</think>`` ("" when the tag never closes).
 
-    Stricter than ``r1lite.behaviour.reasoning_part`` (which falls back to the text before the answer):
+    Stricter than ``r1lite.inspection.behaviour.reasoning_part`` (which falls back to the text before the answer):
     a filter should not call reasoning what never closed its tag."""
     end = completion.find(THINK_CLOSE)
     return "" if end < 0 else completion[:end]

@@ -9,7 +9,7 @@ import os
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from r1lite.evaluation import evaluate
+from r1lite.task.evaluation import evaluate
 
 logger = logging.getLogger(__name__)
 

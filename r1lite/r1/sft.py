@@ -4,7 +4,7 @@
 
 1. checks before anything heavy: the recipe parses, ``sample_from`` exists and carries a task
    record (or ``task_recipe`` gives the task), reward names and ``keep_if`` rules resolve;
-2. rejection sampling into ``<output_dir>/samples/`` (``r1lite.rejection``), skipped when that
+2. rejection sampling into ``<output_dir>/samples/`` (``r1lite.r1.rejection``), skipped when that
    folder is already complete, so a stopped run resumes at SFT;
 3. TRL's ``SFTTrainer`` on the kept prompt/completion pairs, loss on the completion tokens only,
    from ``init_from`` (the sampled checkpoint, the R1-Zero run's base model, or a path);
@@ -27,14 +27,14 @@ from pathlib import Path
 from trl import ModelConfig, SFTConfig, get_peft_config
 
 from r1lite.config import CONFIGS, parse_recipe
-from r1lite.cpu import configure_cpu
+from r1lite.training.cpu import configure_cpu
 from r1lite.models import resolve_model_path
 from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
-from r1lite.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
-from r1lite.saving import save_final_model
-from r1lite.sft_config import CleanupConfig
+from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
+from r1lite.training.saving import save_final_model
+from r1lite.r1.sft_config import CleanupConfig
 
-logger = logging.getLogger("r1lite.sft")
+logger = logging.getLogger("r1lite.r1.sft")
 
 DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "sft.yaml"
 
@@ -67,7 +67,7 @@ def resolve_stage(cleanup: CleanupConfig):
         raise FileNotFoundError(f"sample_from={cleanup.sample_from!r} holds no model (no config.json); is the run finished?")
     record = find_task_record(sample_path)
     if cleanup.task_recipe:
-        from r1lite.zero import parse_args as parse_zero_args
+        from r1lite.training.zero import parse_args as parse_zero_args
 
         task, zero_training, zero_model = parse_zero_args(["--config", cleanup.task_recipe])
         record = task_record(task, zero_model.model_name_or_path, zero_training.max_completion_length,
@@ -98,7 +98,7 @@ def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: Model
     prompt/completion data, and what the recipes set explicitly."""
     from trl import SFTTrainer
 
-    from r1lite.callbacks import HeldoutEvalCallback
+    from r1lite.training.callbacks import HeldoutEvalCallback
     from r1lite.models import load_model, training_dtype
 
     model = load_model(init, dtype=training_dtype(model_args))
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     configure_cpu(training)
     start = time.time()
 
-    from r1lite import rejection
-    from r1lite.data import build_datasets
+    from r1lite.r1 import rejection
+    from r1lite.task.data import build_datasets
     from r1lite.models import load_tokenizer
 
     _ = training.device  # sets up the distributed state the recipe asks for (use_cpu, DDP, DeepSpeed, ...)

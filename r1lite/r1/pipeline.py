@@ -34,9 +34,9 @@ from pathlib import Path
 
 import yaml
 
-logger = logging.getLogger("r1lite.pipeline")
+logger = logging.getLogger("r1lite.r1.pipeline")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PIPELINE = REPO_ROOT / "configs" / "smollm2-135m" / "pipeline.yaml"
 SECTIONS = ("zero", "sft", "eval")
 EVAL_KEYS = ("puzzles", "max_new_tokens", "batch_size")
@@ -89,7 +89,8 @@ def _run_stage(name: str, recipe: dict, root: Path) -> Path:
     if (folder / "run_summary.json").exists():
         logger.info("%s stage done already (%s); delete the folder to run it again", name, folder)
         return folder
-    from r1lite import sft, zero
+    from r1lite.r1 import sft
+    from r1lite.training import zero
 
     recipe = {**recipe, "output_dir": str(folder)}
     if any(folder.glob("checkpoint-*")):
@@ -112,12 +113,12 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     """Greedy held-out evaluation of each model with the zero stage's task; results cached in eval/<name>.json."""
     from accelerate import PartialState
 
-    from r1lite.countdown import heldout
-    from r1lite.evaluation import evaluate
+    from r1lite.task.countdown import heldout
+    from r1lite.task.evaluation import evaluate
     from r1lite.models import load_full_model, load_tokenizer, resolve_model_path
-    from r1lite.prompts import add_prompts
-    from r1lite.readability import readability_rates
-    from r1lite.record import find_task_record, record_stop_strings, task_from_record
+    from r1lite.task.prompts import add_prompts
+    from r1lite.r1.readability import readability_rates
+    from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
 
     record = find_task_record(models["zero"])
     task = task_from_record(record)
@@ -178,7 +179,7 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
     first = next(iter(results.values()))
     lines += ["", f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions."]
     if filter_stats:
-        from r1lite.rejection import describe
+        from r1lite.r1.rejection import describe
 
         lines.append(f"Rejection sampling: {describe(filter_stats)}.")
     return "\n".join(lines)
@@ -230,7 +231,7 @@ def _check_stage(stage: str, recipe: dict) -> None:
 
     from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe
     from r1lite.requirements import parse_or_explain
-    from r1lite.sft_config import CleanupConfig
+    from r1lite.r1.sft_config import CleanupConfig
 
     classes = (TaskConfig, R1ZeroConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
     recipe = {**recipe, "output_dir": recipe.get("output_dir", "unused")}

@@ -1,9 +1,9 @@
 """A run's rollout log as a pandas DataFrame, and the questions people ask of it.
 
-``load_rollouts(run_dir)`` reads ``<run_dir>/rollouts/step-*.jsonl`` (schema in ``r1lite.trainer``) into
+``load_rollouts(run_dir)`` reads ``<run_dir>/rollouts/step-*.jsonl`` (schema in ``r1lite.training.trainer``) into
 one row per completion. Columns: the record's fields (step, index, group, prompt, completion, nums,
 target, reward, advantage, length, truncated), one ``rewards/<name>`` column per reward function,
-the behaviour fields of ``r1lite.behaviour`` (formatted, correct, reflections, candidates,
+the behaviour fields of ``r1lite.inspection.behaviour`` (formatted, correct, reflections, candidates,
 answer_position; recomputed from the text for logs written before they existed, or when
 ``reflection_words`` is given), and ``answered``, ``answer`` (the last answer block's text) and
 ``file`` (the rollout file, so a step logged twice by a resumed run can be told apart).
@@ -14,7 +14,7 @@ records (a run killed while writing its last line) are skipped with a ``RolloutL
 counts them.
 
 ``step_metrics(df)`` aggregates per step with the same definitions the trainer logs
-(``r1lite.behaviour.summarize``); the other functions pick samples: best and worst of a step,
+(``r1lite.inspection.behaviour.summarize``); the other functions pick samples: best and worst of a step,
 the first reflection, a prompt seen early and late.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from r1lite.behaviour import BEHAVIOUR_FIELDS, DEFAULT_REFLECTION_WORDS, completion_behaviour, reflection_matches, summarize
+from r1lite.inspection.behaviour import BEHAVIOUR_FIELDS, DEFAULT_REFLECTION_WORDS, completion_behaviour, reflection_matches, summarize
 from rewards.countdown import extract_answer
 
 ROLLOUT_FILE = re.compile(r"step-(\d+)(?:-(\d+))?\.jsonl")
@@ -258,7 +258,7 @@ def sample_model(
     completions the log holds for that prompt at step 0); rows carry the same behaviour columns as the log."""
     import torch
 
-    from r1lite.evaluation import generate_completions
+    from r1lite.task.evaluation import generate_completions
     from r1lite.models import load_model, load_tokenizer
 
     torch.manual_seed(seed)

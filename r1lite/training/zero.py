@@ -16,14 +16,14 @@ from dataclasses import asdict
 from trl import ModelConfig, get_peft_config
 
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
-from r1lite.cpu import configure_cpu
-from r1lite.data import build_datasets
+from r1lite.training.cpu import configure_cpu
+from r1lite.task.data import build_datasets
 from r1lite.models import resolve_model_path
-from r1lite.record import write_task_record
+from r1lite.task.record import write_task_record
 from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
-from r1lite.saving import save_final_model
+from r1lite.training.saving import save_final_model
 
-logger = logging.getLogger("r1lite.zero")
+logger = logging.getLogger("r1lite.training.zero")
 
 DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "zero.yaml"
 
@@ -74,8 +74,8 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
     train_dataset, eval_dataset = build_datasets(task, tokenizer)
 
     # 2. The model.
-    from r1lite.callbacks import HeldoutEvalCallback, RewardProgressCallback
-    from r1lite.trainer import R1ZeroTrainer
+    from r1lite.training.callbacks import HeldoutEvalCallback, RewardProgressCallback
+    from r1lite.training.trainer import R1ZeroTrainer
 
     model = load_policy(model_args)
     eval_cb = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from r1lite.readability import ReadabilityRules
+from r1lite.r1.readability import ReadabilityRules
 
 _KEEP_IF = re.compile(r"^\s*([\w.:]+)\s*>=\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s*$")
 

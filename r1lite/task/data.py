@@ -2,16 +2,16 @@
 
 Training data comes from the local generator (``dataset_name: countdown``), a local data set
 (a ``save_to_disk`` folder or a JSON/JSONL file) or the hub. Evaluation always uses the fixed
-held-out split of ``r1lite.countdown`` at the recipe's difficulty, which no training split contains.
+held-out split of ``r1lite.task.countdown`` at the recipe's difficulty, which no training split contains.
 """
 
 from __future__ import annotations
 
 import os
 
-from r1lite import countdown
+from r1lite.task import countdown
 from r1lite.config import TaskConfig
-from r1lite.prompts import add_prompts
+from r1lite.task.prompts import add_prompts
 
 
 def load_train_rows(task: TaskConfig):

@@ -6,7 +6,7 @@ reason it is counted under):
 
     truncated          it hit the token cap without finishing (``drop_truncated``)
     <reward> < value   a ``keep_if`` rule fails (default: equation_reward>=1, format_reward>=1)
-    repetition, language_mixing, empty_reasoning    the readability checks (r1lite.readability)
+    repetition, language_mixing, empty_reasoning    the readability checks (r1lite.r1.readability)
     too_short, too_long                              the token bounds
     duplicate          the same text (whitespace-normalised) was already kept for this prompt
     over_cap           max_kept_per_prompt completions of this prompt are already kept
@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1lite.sft_config import CleanupConfig
+from r1lite.r1.sft_config import CleanupConfig
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, 
         return _sample_vllm(model_path, rows, cfg, accelerator=accelerator, seed=seed, stop_strings=stop_strings)
     import torch
 
-    from r1lite.evaluation import generate_completions
+    from r1lite.task.evaluation import generate_completions
     from r1lite.models import load_full_model
 
     rank, world, indices = _share(rows, accelerator)
