@@ -165,7 +165,6 @@ def main(argv: list[str] | None = None) -> dict:
         "of_matmul_ceiling": flops / t_train / 1e9 / ceiling,
         "mfu": flops / t_train / 1e12 / peak if peak else None,
     }
-    del optimizer
     model.gradient_checkpointing_disable()
 
     # 4. one full step of the r1lite trainer at this shape

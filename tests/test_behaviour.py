@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,6 @@ from r1lite.inspection.behaviour import (
     summarize,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 
 REFLECTIONS = [
     # (text, words (None: the defaults), expected count)

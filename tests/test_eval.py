@@ -2,13 +2,12 @@
 
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from r1lite.task.evaluation import pass_at_k
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def engine_runs(tmp_path_factory, tiny_model_path):
     ensure_default_model(TINY_QWEN2)
     root = tmp_path_factory.mktemp("engines")
     (root / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     runs = {}
     for name, (config, overrides, _) in ENGINES.items():
         out = root / name
@@ -235,7 +235,7 @@ def test_missing_package_fails_before_the_model_loads(tiny_recipe, no_model_load
 
 
 def _run_recipe(*args, env=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    env = {**os.environ, **(env or {})}
     env.pop("R1LITE_DEBUG", None)
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
 

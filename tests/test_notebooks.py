@@ -7,14 +7,13 @@ inspect_rollouts.ipynb then reads that run, so one tiny run serves both.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO  # noqa: E402
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["quickstart.ipynb", "inspect_rollouts.ipynb"]
 
@@ -35,7 +34,7 @@ def execute(name: str, **env: str):
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
-    client.execute(env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+    client.execute(env={**os.environ, **env})
     return nb
 
 

@@ -1,12 +1,11 @@
 """The R1 stage (recipes/sft.py) and the whole pipeline (recipes/pipeline.py) on the tiny model."""
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO  # noqa: E402
 
 TINY_SFT = str(REPO / "configs" / "tiny" / "sft.yaml")
 TINY_PIPELINE = REPO / "configs" / "tiny" / "pipeline.yaml"
@@ -177,7 +176,7 @@ def test_pipeline_on_two_processes(tmp_path, tiny_model_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(REPO / "configs/accelerate/cpu-2proc.yaml"),
