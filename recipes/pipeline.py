@@ -1,6 +1,6 @@
 """R1-Zero -> R1 in one command: GRPO, rejection sampling, SFT, then a held-out table of all three models.
 
-Reads one pipeline YAML (format in r1lite/pipeline.py) naming a zero recipe and an sft recipe plus
+Reads one pipeline YAML (format in r1lite/r1/pipeline.py) naming a zero recipe and an sft recipe plus
 overrides. Every stage writes into its own folder under output_dir and is skipped when done, so
 the same command resumes a stopped pipeline.
 

@@ -1,4 +1,4 @@
-"""Behaviour metrics (rules in r1lite/behaviour.py), and the trainer logging them every step."""
+"""Behaviour metrics (rules in r1lite/inspection/behaviour.py), and the trainer logging them every step."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the pipeline; returns the results written to ``<output_dir>/results.json``."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/pipeline.py)")
+    parser = argparse.ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/r1/pipeline.py)")
     parser.add_argument("--config", default=str(DEFAULT_PIPELINE), help="pipeline YAML")
     parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
     args = parser.parse_args(argv)

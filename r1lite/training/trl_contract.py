@@ -120,7 +120,7 @@ def verify(trainer) -> None:
     if problems:
         raise TRLContractError(
             f"TRL {_installed()} moved private parts that r1lite {TESTED_TRL}-tested overrides rely on: "
-            + "; ".join(problems) + f". Install trl=={TESTED_TRL}.* (pip install -e .) or update r1lite/trl_contract.py"
+            + "; ".join(problems) + f". Install trl=={TESTED_TRL}.* (pip install -e .) or update r1lite/training/trl_contract.py"
         )
 
 
