@@ -2,19 +2,24 @@
 
 Rewards are looked up by name with `get_reward_funcs(["equation_reward", "format_reward"])`:
 built-ins, dotted paths ("package.module:function") and the "r1lite.rewards" entry-point
-group (see `rewards.registry`). The countdown rules are documented in `rewards.countdown`,
-the safe expression evaluator in `rewards.safe_math`.
+group (see `rewards.registry`). The countdown rules are documented in `rewards.countdown`, the
+graded (partial-credit) rules in `rewards.graded`, the safe expression evaluator in `rewards.safe_math`.
 """
 
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
+from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
 from rewards.registry import available_rewards, get_reward_func, get_reward_funcs
 
 __all__ = [
+    "answer_expression_reward",
     "available_rewards",
+    "closeness_reward",
     "equation_reward",
+    "exact_numbers_reward",
     "format_reward",
     "get_reward_func",
     "get_reward_funcs",
+    "numbers_used_reward",
     "shaped_format_reward",
     "tinyzero_reward",
 ]

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
+from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
 
 __all__ = [
     "BUILTIN_REWARDS",
@@ -40,7 +41,11 @@ RewardFunc = Callable[..., list[Any]]
 
 ENTRY_POINT_GROUP = "r1lite.rewards"
 BUILTIN_REWARDS: Mapping[str, RewardFunc] = MappingProxyType(
-    {f.__name__: f for f in (equation_reward, format_reward, shaped_format_reward, tinyzero_reward)}
+    {
+        f.__name__: f
+        for f in (equation_reward, format_reward, shaped_format_reward, tinyzero_reward, answer_expression_reward,
+                  numbers_used_reward, exact_numbers_reward, closeness_reward)
+    }
 )
 
 
