@@ -74,3 +74,19 @@ def test_eval_recipe_takes_a_checkpoints_task(tmp_path, tiny_recipe, tiny_model_
     report = recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/zero.yaml"), "--eval_puzzles", "2",
                           "--max_new_tokens", "4", "--output", str(tmp_path / "c.json")])
     assert report["settings"]["prompt_template"] == "chat_one_shot"
+
+
+@pytest.mark.parametrize(
+    "successes, n, low, high",
+    [
+        (0, 64, 0.0, 0.0566),  # z^2 / (n + z^2)  # nothing solved: the interval still reaches 5.7%
+        (64, 64, 0.9434, 1.0),
+        (13, 64, 0.1227, 0.3171),  # 20%: clears a base at 0 of 64
+        (5, 10, 0.2366, 0.7634),  # the textbook example
+        (0, 0, 0.0, 1.0),  # no data: no information
+    ],
+)
+def test_wilson_interval(successes, n, low, high):
+    from r1lite.task.evaluation import wilson_interval
+
+    assert wilson_interval(successes, n) == pytest.approx((low, high), abs=1e-4)

@@ -37,9 +37,13 @@ def run_table(run_dir: str | Path) -> str:
     final = run_dir / "eval" / "final.json"
     if final.exists():
         ev = json.loads(final.read_text())
+        from r1lite.task.evaluation import wilson_interval
+
+        n = ev["num_prompts"] * ev.get("num_samples", 1)
+        low, high = wilson_interval(round(ev["accuracy"] * n), n)
         lines += [
             "",
-            f"Held-out ({ev['num_prompts']} puzzles, greedy): accuracy {ev['accuracy']:.3f}, "
+            f"Held-out ({ev['num_prompts']} puzzles, greedy): accuracy {ev['accuracy']:.3f} (95% interval {low:.3f}-{high:.3f}), "
             f"format rate {ev['format_rate']:.3f}, mean length {ev['mean_length']:.1f} tokens, "
             f"truncated {ev['truncation_rate']:.3f}.",
         ]
