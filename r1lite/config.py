@@ -75,7 +75,37 @@ class TaskConfig:
     )
     eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
     eval_batch_size: int = field(default=32, metadata={"help": "Prompts per generation batch during evaluation."})
+    curriculum_levels: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Difficulty levels from easiest to hardest, each NUMBERS/MAX_NUMBER/TARGET_MIN-TARGET_MAX (e.g. "
+            "'2/10/1-20', '2-3/20/1-50'); training starts on the first and moves up by curriculum_metric. Empty: the "
+            "single difficulty of min_numbers ... target_max. See r1lite/task/curriculum.py."
+        },
+    )
+    curriculum_stages: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Reward stages, each 'reward=weight,reward=weight' over names in reward_funcs (others weigh 0), "
+            "advancing with the levels. Empty: reward_weights throughout."
+        },
+    )
+    curriculum_metric: str = field(
+        default="accuracy",
+        metadata={"help": "What promotes: 'accuracy' or 'format_rate' (the step's behaviour metric), or 'steps'."},
+    )
+    curriculum_threshold: float = field(
+        default=0.3, metadata={"help": "Promote when the metric's mean over curriculum_window steps reaches this."}
+    )
+    curriculum_window: int = field(default=4, metadata={"help": "Logged steps averaged by the promotion rule."})
+    curriculum_steps: list[int] = field(
+        default_factory=list, metadata={"help": "With curriculum_metric 'steps': the steps at which the rung changes."}
+    )
+
     def __post_init__(self) -> None:
+        from r1lite.task.curriculum import from_task
+
+        self.curriculum = from_task(self)  # checks the ladder before anything loads
         if self.prompt_template not in PROMPT_TEMPLATES:
             raise ValueError(
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "

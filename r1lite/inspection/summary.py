@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 
 COLUMNS = [
+    ("curriculum/level", "level"),
+    ("curriculum/stage", "stage"),
     ("reward", "reward"),
     ("rewards/equation_reward/mean", "equation"),
     ("rewards/format_reward/mean", "format"),
     ("rewards/shaped_format_reward/mean", "shaped format"),
+    ("rewards/closeness_reward/mean", "closeness"),
+    ("behaviour/accuracy", "accuracy"),
     ("frac_reward_zero_std", "zero-variance groups"),
     ("completions/mean_length", "mean tokens"),
     ("behaviour/reflection_rate", "reflection rate"),
@@ -47,4 +51,9 @@ def run_table(run_dir: str | Path) -> str:
             f"format rate {ev['format_rate']:.3f}, mean length {ev['mean_length']:.1f} tokens, "
             f"truncated {ev['truncation_rate']:.3f}.",
         ]
+        for k, level in enumerate(ev.get("levels", [])):
+            n = level["num_prompts"] * level.get("num_samples", 1)
+            low, high = wilson_interval(round(level["accuracy"] * n), n)
+            lines.append(f"Level {k} ({level['num_prompts']} puzzles): accuracy {level['accuracy']:.3f} "
+                         f"(95% interval {low:.3f}-{high:.3f}), format rate {level['format_rate']:.3f}.")
     return "\n".join(lines)

@@ -38,5 +38,45 @@ def load_train_rows(task: TaskConfig):
 def build_datasets(task: TaskConfig, tokenizer):
     """(train, held-out) data sets with a ``prompt`` column in the recipe's template."""
     train = load_train_rows(task)
-    heldout = countdown.heldout(task.eval_puzzles, **task.difficulty)
-    return add_prompts(train, task.prompt_template, tokenizer), add_prompts(heldout, task.prompt_template, tokenizer)
+    return add_prompts(train, task.prompt_template, tokenizer), heldout_dataset(task, tokenizer)
+
+
+def heldout_dataset(task: TaskConfig, tokenizer):
+    """The held-out split at the recipe's difficulty (min_numbers ... target_max), with prompts."""
+    return add_prompts(countdown.heldout(task.eval_puzzles, **task.difficulty), task.prompt_template, tokenizer)
+
+
+class LevelSwitch:
+    """Which curriculum level the training set serves now (set by ``r1lite.training.curriculum``)."""
+
+    def __init__(self, level: int = 0):
+        self.level = level
+
+
+def build_curriculum_datasets(task: TaskConfig, tokenizer):
+    """(train, switch, held-out per level) for a curriculum with levels.
+
+    The training set is one ``datasets.Dataset`` of ``num_train_puzzles`` rows whose items are read, when
+    the trainer fetches them, from the level ``switch.level`` names: a promotion takes effect from the
+    next batch fetched. Each level's puzzles come from the generator at that level's difficulty; a level
+    that allows too few puzzles fails here, before the model loads, naming the level.
+    """
+    import datasets
+
+    levels = []
+    for index, (text, level) in enumerate(zip(task.curriculum_levels, task.curriculum.levels, strict=True)):
+        try:
+            rows = countdown.generate(task.num_train_puzzles, seed=task.puzzle_seed, split="train", **level.difficulty)
+            heldout = countdown.heldout(task.eval_puzzles, **level.difficulty)
+        except ValueError as err:
+            raise ValueError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
+        levels.append((add_prompts(rows, task.prompt_template, tokenizer), add_prompts(heldout, task.prompt_template, tokenizer)))
+    switch = LevelSwitch()
+    trains = [train for train, _ in levels]
+
+    def current_level(batch):
+        ds = trains[switch.level]
+        return ds[[row % len(ds) for row in batch["row"]]]
+
+    train = datasets.Dataset.from_dict({"row": list(range(task.num_train_puzzles))}).with_transform(current_level)
+    return train, switch, [heldout for _, heldout in levels]

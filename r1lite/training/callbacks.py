@@ -23,9 +23,10 @@ class HeldoutEvalCallback(TrainerCallback):
 
     def __init__(
         self, dataset, tokenizer, *, max_new_tokens: int, every: int = 0, at_end: bool = True, batch_size: int = 32,
-        stop_strings=(),
+        stop_strings=(), levels=(),
     ):
         self.dataset = dataset
+        self.levels = list(levels)  # a curriculum's held-out split per level, reported as eval/level<k>/*
         self.stop_strings = list(stop_strings)
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
@@ -34,20 +35,26 @@ class HeldoutEvalCallback(TrainerCallback):
         self.batch_size = batch_size
         self.trainer = None  # set by build_trainer: evaluation needs the accelerator and the wrapped model
 
-    def _run(self, state, name: str | None = None):
+    def _evaluate(self, dataset):
         trainer = self.trainer
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        result = evaluate(
-            model,
+        return evaluate(
+            trainer.accelerator.unwrap_model(trainer.model),
             self.tokenizer,
-            self.dataset,
+            dataset,
             max_new_tokens=self.max_new_tokens,
             batch_size=self.batch_size,
             accelerator=trainer.accelerator,
             progress=trainer.accelerator.is_main_process,
             stop_strings=self.stop_strings,
         )
+
+    def _run(self, state, name: str | None = None):
+        trainer = self.trainer
+        result = self._evaluate(self.dataset)
         metrics = result.metrics()
+        levels = [self._evaluate(dataset) for dataset in self.levels]
+        for k, level in enumerate(levels):
+            metrics.update(level.metrics(prefix=f"eval/level{k}/"))
         trainer.log(dict(metrics))
         if trainer.accelerator.is_main_process:
             folder = os.path.join(trainer.args.output_dir, "eval")
@@ -56,7 +63,8 @@ class HeldoutEvalCallback(TrainerCallback):
                 f.write(json.dumps({"step": state.global_step, **metrics}) + "\n")
             if name:
                 with open(os.path.join(folder, name), "w") as f:
-                    json.dump({"step": state.global_step, **result.to_dict()}, f, indent=1)
+                    levels_out = {"levels": [level.to_dict() for level in levels]} if levels else {}
+                    json.dump({"step": state.global_step, **result.to_dict(), **levels_out}, f, indent=1)
             logger.info("held-out eval at step %d: %s", state.global_step, metrics)
 
     def on_train_begin(self, args, state, control, **kwargs):

@@ -17,7 +17,7 @@ from trl import ModelConfig, get_peft_config
 
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
 from r1lite.training.cpu import configure_cpu
-from r1lite.task.data import build_datasets
+from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_dataset
 from r1lite.models import resolve_model_path
 from r1lite.task.record import write_task_record
 from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
@@ -71,7 +71,12 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
 
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     tokenizer.padding_side = "left"  # GRPO generates from left-padded prompts
-    train_dataset, eval_dataset = build_datasets(task, tokenizer)
+    curriculum, switch, level_heldouts = task.curriculum, None, []
+    if curriculum is not None and curriculum.levels:
+        train_dataset, switch, level_heldouts = build_curriculum_datasets(task, tokenizer)
+        eval_dataset = heldout_dataset(task, tokenizer)
+    else:
+        train_dataset, eval_dataset = build_datasets(task, tokenizer)
 
     # 2. The model.
     from r1lite.training.callbacks import HeldoutEvalCallback, RewardProgressCallback
@@ -89,8 +94,16 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
             at_end=task.eval_at_end,
             batch_size=task.eval_batch_size,
             stop_strings=training.stop_strings,
+            levels=level_heldouts,
         )
         extra.append(eval_cb)
+    curriculum_cb = None
+    if curriculum is not None:
+        from r1lite.task.data import LevelSwitch
+        from r1lite.training.curriculum import CurriculumCallback
+
+        curriculum_cb = CurriculumCallback(curriculum, switch or LevelSwitch(), task.reward_funcs)
+        extra.append(curriculum_cb)
     progress_cb = RewardProgressCallback()
     trainer = R1ZeroTrainer(
         model=model,
@@ -102,8 +115,9 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
         callbacks=[*extra, progress_cb],
     )
     progress_cb.trainer = trainer
-    if eval_cb is not None:
-        eval_cb.trainer = trainer
+    for callback in (eval_cb, curriculum_cb):
+        if callback is not None:
+            callback.trainer = trainer
     return trainer
 
 
