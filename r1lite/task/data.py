@@ -54,7 +54,7 @@ class LevelSwitch:
 
 
 def build_curriculum_datasets(task: TaskConfig, tokenizer):
-    """(train, switch, held-out per level) for a curriculum with levels.
+    """(train, switch, held-out per level: None for a level at the recipe's own difficulty) for a curriculum.
 
     The training set is one ``datasets.Dataset`` of ``num_train_puzzles`` rows whose items are read, when
     the trainer fetches them, from the level ``switch.level`` names: a promotion takes effect from the
@@ -79,4 +79,7 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
         return ds[[row % len(ds) for row in batch["row"]]]
 
     train = datasets.Dataset.from_dict({"row": list(range(task.num_train_puzzles))}).with_transform(current_level)
-    return train, switch, [heldout for _, heldout in levels]
+    # a level at the recipe's own difficulty is evaluated once, on the main held-out split
+    heldouts = [None if level.difficulty == task.difficulty else heldout
+                for level, (_, heldout) in zip(task.curriculum.levels, levels, strict=True)]
+    return train, switch, heldouts

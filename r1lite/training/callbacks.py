@@ -26,7 +26,7 @@ class HeldoutEvalCallback(TrainerCallback):
         stop_strings=(), levels=(),
     ):
         self.dataset = dataset
-        self.levels = list(levels)  # a curriculum's held-out split per level, reported as eval/level<k>/*
+        self.levels = list(levels)  # a curriculum's held-out split per level (None: same as dataset), as eval/level<k>/*
         self.stop_strings = list(stop_strings)
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
@@ -52,7 +52,7 @@ class HeldoutEvalCallback(TrainerCallback):
         trainer = self.trainer
         result = self._evaluate(self.dataset)
         metrics = result.metrics()
-        levels = [self._evaluate(dataset) for dataset in self.levels]
+        levels = [result if dataset is None else self._evaluate(dataset) for dataset in self.levels]  # None: the main split
         for k, level in enumerate(levels):
             metrics.update(level.metrics(prefix=f"eval/level{k}/"))
         trainer.log(dict(metrics))
