@@ -24,14 +24,18 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = None) -> tuple:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides into ``classes`` with TRL's ``TrlParser``.
 
-    No ``--config`` means ``default_recipe``. A key that none of the classes knows is an error.
+    No ``--config`` means ``default_recipe``. A key that none of the classes knows is an error; a
+    missing engine package or a GPU recipe on a machine without a GPU is a one-line user error.
     """
     from trl import TrlParser
 
+    from r1lite.requirements import check_launcher, parse_or_explain
+
+    check_launcher()  # parsing sets up the distributed state, which needs the launcher's engine installed
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" not in argv:
         argv = ["--config", str(default_recipe), *argv]
-    return TrlParser(classes).parse_args_and_config(args=argv)
+    return parse_or_explain(lambda args: TrlParser(classes).parse_args_and_config(args=args), argv)
 
 
 @dataclass

@@ -24,10 +24,9 @@ from pathlib import Path
 from dataclasses import asdict
 
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
-from r1lite.task.countdown import heldout
+from r1lite.task.data import heldout_dataset
 from r1lite.task.evaluation import evaluate
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
-from r1lite.task.prompts import add_prompts
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
 
 
@@ -67,7 +66,7 @@ def main(argv=None) -> dict:
     args.batch_size = args.batch_size or task.eval_batch_size
     model, tokenizer = load_model_and_tokenizer(path, dtype=args.dtype)
     model.to(accelerator.device)
-    data = add_prompts(heldout(task.eval_puzzles, **task.difficulty), task.prompt_template, tokenizer)
+    data = heldout_dataset(task, tokenizer)
     result = evaluate(
         model,
         tokenizer,

@@ -230,7 +230,6 @@ def _check_stage(stage: str, recipe: dict) -> None:
     from trl import ModelConfig, SFTConfig
 
     from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe
-    from r1lite.requirements import parse_or_explain
     from r1lite.r1.sft_config import CleanupConfig
 
     classes = (TaskConfig, R1ZeroConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
@@ -240,7 +239,7 @@ def _check_stage(stage: str, recipe: dict) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(recipe, f)
     try:
-        parse_or_explain(lambda args: parse_recipe(classes, Path(f.name), args), [])
+        parse_recipe(classes, Path(f.name), [])
     except (ValueError, SystemExit) as err:
         raise ValueError(f"the {stage} section of the pipeline does not parse: {err}") from err
     finally:

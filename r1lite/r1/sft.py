@@ -29,7 +29,7 @@ from trl import ModelConfig, SFTConfig, get_peft_config
 from r1lite.config import CONFIGS, parse_recipe
 from r1lite.training.cpu import configure_cpu
 from r1lite.models import resolve_model_path
-from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
+from r1lite.requirements import check_features, report_to_list
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
 from r1lite.training.saving import save_final_model
 from r1lite.r1.sft_config import CleanupConfig
@@ -41,10 +41,7 @@ DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "sft.yaml"
 
 def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
-    check_launcher()
-    cleanup, training, model_args = parse_or_explain(
-        lambda args: parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, args), argv
-    )
+    cleanup, training, model_args = parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not cleanup.sample_from:
         raise ValueError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
     if model_args.model_name_or_path:

@@ -20,7 +20,7 @@ from r1lite.training.cpu import configure_cpu
 from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_dataset
 from r1lite.models import resolve_model_path
 from r1lite.task.record import write_task_record
-from r1lite.requirements import check_features, check_launcher, parse_or_explain, report_to_list
+from r1lite.requirements import check_features, report_to_list
 from r1lite.training.saving import save_final_model
 
 logger = logging.getLogger("r1lite.training.zero")
@@ -30,10 +30,7 @@ DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "zero.yaml"
 
 def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, R1ZeroConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
-    check_launcher()
-    task, training, model_args = parse_or_explain(
-        lambda args: parse_recipe((TaskConfig, R1ZeroConfig, ModelConfig), DEFAULT_RECIPE, args), argv
-    )
+    task, training, model_args = parse_recipe((TaskConfig, R1ZeroConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not model_args.model_name_or_path:
         raise ValueError("model_name_or_path is not set: put it in the recipe or pass --model_name_or_path")
     return task, training, model_args
