@@ -48,6 +48,7 @@ def main(argv=None) -> dict:
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: the checkpoint's)")
     p.add_argument("--output", default=None, help="JSON file to write")
     p.add_argument("--config", default=None, help="a zero recipe whose task to use (e.g. to evaluate its base model)")
+    p.add_argument("--level", type=int, default=None, help="evaluate at this curriculum level of the task (0: the first)")
     args = p.parse_args(argv)
 
     from accelerate import PartialState
@@ -64,6 +65,8 @@ def main(argv=None) -> dict:
     task, max_new_tokens, stop_strings = settings(args, record)
     args.max_new_tokens, args.stop_strings = max_new_tokens, stop_strings
     args.batch_size = args.batch_size or task.eval_batch_size
+    if args.level is not None:
+        task = at_level(task, args.level)
     model, tokenizer = load_model_and_tokenizer(path, dtype=args.dtype)
     model.to(accelerator.device)
     data = heldout_dataset(task, tokenizer)
@@ -79,6 +82,7 @@ def main(argv=None) -> dict:
         accelerator=accelerator,
     )
     report = {"model": args.model, "settings": {**vars(args), **{k: getattr(task, k) for k in TASK_KEYS}},
+              "accuracy_interval": list(result.accuracy_interval),
               "task_from": "task record" if record else "defaults", **result.to_dict()}
     if accelerator.is_main_process:
         if args.output:
@@ -107,6 +111,17 @@ def settings(args, record: dict | None) -> tuple[TaskConfig, int, list[str]]:
         max_new_tokens = args.max_new_tokens or 96
         stop_strings = args.stop_strings or []
     return task, max_new_tokens, stop_strings
+
+
+def at_level(task: TaskConfig, level: int) -> TaskConfig:
+    """The task at one of its curriculum levels' difficulty."""
+    levels = task.curriculum.levels if task.curriculum is not None else []
+    if not 0 <= level < len(levels):
+        raise ValueError(f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})")
+    d = levels[level]
+    fields = dict(min_numbers=d.min_numbers, max_numbers=d.max_numbers, max_number=d.max_number,
+                  target_min=d.target_min, target_max=d.target_max)
+    return TaskConfig(**{**asdict(task), **fields})
 
 
 if __name__ == "__main__":

@@ -90,3 +90,13 @@ def test_wilson_interval(successes, n, low, high):
     from r1lite.task.evaluation import wilson_interval
 
     assert wilson_interval(successes, n) == pytest.approx((low, high), abs=1e-4)
+
+
+def test_eval_recipe_at_a_curriculum_level(tmp_path, tiny_model_path):
+    recipe = _eval_recipe()
+    report = recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/learn.yaml"), "--level", "1",
+                          "--eval_puzzles", "2", "--max_new_tokens", "4", "--output", str(tmp_path / "l.json")])
+    assert report["settings"]["max_numbers"] == 3 and all(len(s["nums"]) == 3 for s in report["samples"])
+    assert len(report["accuracy_interval"]) == 2
+    with pytest.raises(ValueError, match="--level 5: the task has 2 curriculum levels"):
+        recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/learn.yaml"), "--level", "5"])
