@@ -131,14 +131,16 @@ class TaskConfig:
             raise ValueError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
 
     @property
+    def level(self):
+        """The recipe's own difficulty (min_numbers ... target_max) as a ``r1lite.task.curriculum.Level``."""
+        from r1lite.task.curriculum import Level
+
+        return Level(self.min_numbers, self.max_numbers, self.max_number, self.target_min, self.target_max)
+
+    @property
     def difficulty(self) -> dict:
         """Keyword arguments of ``r1lite.task.countdown.generate`` that set the puzzles' difficulty."""
-        return dict(
-            min_numbers=self.min_numbers,
-            max_numbers=self.max_numbers,
-            max_number=self.max_number,
-            target_range=(self.target_min, self.target_max),
-        )
+        return self.level.difficulty
 
 
 @dataclass

@@ -191,6 +191,15 @@ def load_full_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str 
         deepspeed._hf_deepspeed_config_weak_ref = saved
 
 
+def free_memory() -> None:
+    """Collect unreferenced objects and give cached GPU memory back (after dropping a model or an engine)."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def training_dtype(model_args) -> torch.dtype | str | None:
     """The dtype to load a model in for training, from a recipe's ``ModelConfig``.
 

@@ -19,16 +19,14 @@ Launch:
 import argparse
 import json
 import os
-from pathlib import Path
-
 from dataclasses import asdict
+from pathlib import Path
 
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
 from r1lite.task.data import heldout_dataset
 from r1lite.task.evaluation import evaluate
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
-
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
 
@@ -118,10 +116,7 @@ def at_level(task: TaskConfig, level: int) -> TaskConfig:
     levels = task.curriculum.levels if task.curriculum is not None else []
     if not 0 <= level < len(levels):
         raise ValueError(f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})")
-    d = levels[level]
-    fields = dict(min_numbers=d.min_numbers, max_numbers=d.max_numbers, max_number=d.max_number,
-                  target_min=d.target_min, target_max=d.target_max)
-    return TaskConfig(**{**asdict(task), **fields})
+    return TaskConfig(**{**asdict(task), **asdict(levels[level])})  # a Level's fields are TaskConfig's
 
 
 if __name__ == "__main__":

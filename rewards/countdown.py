@@ -92,10 +92,15 @@ def extract_answer(text: str) -> str | None:
     return text[start + len(ANSWER_OPEN) : end]
 
 
+def uses_given_numbers(literals: Sequence[int], nums: Sequence[int]) -> bool:
+    """Rule 5: the literals are the given numbers as a multiset, each used exactly once."""
+    return len(literals) == len(nums) and sorted(literals) == sorted(nums)
+
+
 def _is_solution(answer: str, nums: list[int], target: int) -> bool:
     """Rules 4-6."""
     parsed = safe_math.parse(answer)
-    if parsed is None or len(parsed.literals) != len(nums) or sorted(parsed.literals) != sorted(nums):
+    if parsed is None or not uses_given_numbers(parsed.literals, nums):
         return False
     return parsed.value() == target
 

@@ -40,7 +40,7 @@ from fractions import Fraction
 from typing import Any
 
 from rewards import safe_math
-from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, _countdown_columns, completion_text
+from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, _countdown_columns, completion_text, extract_answer, uses_given_numbers
 
 __all__ = ["answer_expression_reward", "closeness_reward", "exact_numbers_reward", "numbers_used_reward"]
 
@@ -52,10 +52,8 @@ def parsed_answer(completion: object) -> safe_math.Expression | None:
     text = completion_text(completion)
     if text is None or text.count(ANSWER_OPEN) != 1 or text.count(ANSWER_CLOSE) != 1:
         return None
-    start, end = text.find(ANSWER_OPEN), text.find(ANSWER_CLOSE)
-    if end < start:
-        return None
-    return safe_math.parse(text[start + len(ANSWER_OPEN) : end].strip())
+    answer = extract_answer(text)  # None when the one `</answer>` comes before the one `<answer>`
+    return None if answer is None else safe_math.parse(answer.strip())
 
 
 def numbers_share(literals: Sequence[int], nums: Sequence[int]) -> float:
@@ -67,7 +65,7 @@ def numbers_share(literals: Sequence[int], nums: Sequence[int]) -> float:
 
 def closeness(expression: safe_math.Expression, nums: Sequence[int], target: int) -> float:
     """Rule G6 for a parsed answer."""
-    if sorted(expression.literals) != sorted(nums):
+    if not uses_given_numbers(expression.literals, nums):
         return 0.0
     value = expression.value()
     if value is None:
@@ -99,7 +97,7 @@ def exact_numbers_reward(prompts: Sequence[object], completions: Sequence[object
     scores = []
     for completion, row_nums in zip(completions, nums, strict=True):
         expression = parsed_answer(completion)
-        scores.append(1.0 if expression is not None and sorted(expression.literals) == sorted(row_nums) else 0.0)
+        scores.append(1.0 if expression is not None and uses_given_numbers(expression.literals, row_nums) else 0.0)
     return scores
 
 

@@ -41,10 +41,9 @@ def run_table(run_dir: str | Path) -> str:
     final = run_dir / "eval" / "final.json"
     if final.exists():
         ev = json.loads(final.read_text())
-        from r1lite.task.evaluation import wilson_interval
+        from r1lite.task.evaluation import accuracy_interval
 
-        n = ev["num_prompts"] * ev.get("num_samples", 1)
-        low, high = wilson_interval(round(ev["accuracy"] * n), n)
+        low, high = accuracy_interval(ev["accuracy"], ev["num_prompts"], ev.get("num_samples", 1))
         lines += [
             "",
             f"Held-out ({ev['num_prompts']} puzzles, greedy): accuracy {ev['accuracy']:.3f} (95% interval {low:.3f}-{high:.3f}), "
@@ -52,8 +51,7 @@ def run_table(run_dir: str | Path) -> str:
             f"truncated {ev['truncation_rate']:.3f}.",
         ]
         for k, level in enumerate(ev.get("levels", [])):
-            n = level["num_prompts"] * level.get("num_samples", 1)
-            low, high = wilson_interval(round(level["accuracy"] * n), n)
+            low, high = accuracy_interval(level["accuracy"], level["num_prompts"], level.get("num_samples", 1))
             lines.append(f"Level {k} ({level['num_prompts']} puzzles): accuracy {level['accuracy']:.3f} "
                          f"(95% interval {low:.3f}-{high:.3f}), format rate {level['format_rate']:.3f}.")
     return "\n".join(lines)

@@ -194,9 +194,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from r1lite.requirements import check_launcher
-
-    check_launcher()
     spec = load_pipeline(args.config, {"output_dir": args.output_dir} if args.output_dir else None)
     for stage in ("zero", "sft"):  # the cheap checks of both stages before the first one trains
         _check_stage(stage, spec[stage])

@@ -116,9 +116,9 @@ def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accel
     """vLLM sampling: each process samples its strided share of the prompts with an engine on its own GPU
     (as TRL's colocated mode does: ``external_launcher``, one engine per rank), then every process gets
     every sample. The engine is freed before SFT starts."""
-    import gc
-
     from vllm import LLM, SamplingParams
+
+    from r1lite.models import free_memory
 
     rank, world, indices = _share(rows, accelerator)
     engine = {"distributed_executor_backend": "external_launcher"} if world > 1 else {}
@@ -139,16 +139,8 @@ def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accel
         for c in out.outputs
     ]
     del llm, outputs
-    gc.collect()
-    _empty_cuda_cache()
+    free_memory()
     return _gather(local, world)
-
-
-def _empty_cuda_cache() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def score(samples: list[Sample], reward_names: list[str]) -> list[dict[str, float | None]]:

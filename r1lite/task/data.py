@@ -80,6 +80,6 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
 
     train = datasets.Dataset.from_dict({"row": list(range(task.num_train_puzzles))}).with_transform(current_level)
     # a level at the recipe's own difficulty is evaluated once, on the main held-out split
-    heldouts = [None if level.difficulty == task.difficulty else heldout
+    heldouts = [None if level == task.level else heldout
                 for level, (_, heldout) in zip(task.curriculum.levels, levels, strict=True)]
     return train, switch, heldouts

@@ -32,8 +32,8 @@ class EvalResult:
 
     @property
     def accuracy_interval(self) -> tuple[float, float]:
-        """95% Wilson interval of the accuracy over the prompts (one greedy completion each: pass@1)."""
-        return wilson_interval(round(self.accuracy * self.num_prompts * self.num_samples), self.num_prompts * self.num_samples)
+        """95% Wilson interval of the accuracy over all completions (one greedy completion each: pass@1)."""
+        return accuracy_interval(self.accuracy, self.num_prompts, self.num_samples)
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         keys = ("accuracy", "pass_at_k", "format_rate", "mean_length", "truncation_rate")
@@ -56,6 +56,12 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_interval(accuracy: float, num_prompts: int, num_samples: int = 1) -> tuple[float, float]:
+    """The 95% Wilson interval of an accuracy measured over num_prompts x num_samples completions."""
+    n = num_prompts * num_samples
+    return wilson_interval(round(accuracy * n), n)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -7,7 +7,7 @@ them are named, and checked when the trainer is built, in ``r1lite.training.trl_
 Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
 token that completes one of them (transformers' ``StopStringCriteria``); the stopped row's padding is
 not part of its completion (where the pad token is the EOS token, as for SmolLM2, one EOS stays: the
-model learns to end there). With vLLM, ``r1lite.training.zero`` passes them as vLLM's ``stop`` instead.
+model learns to end there). With vLLM, ``R1ZeroConfig`` passes them as vLLM's ``stop`` instead.
 
 Dynamic sampling (``dynamic_sampling``, DAPO's): after a generation round, rows whose advantage is
 zero (their whole group got one reward: no gradient) are replaced by completions of fresh random
@@ -51,7 +51,6 @@ computes them over the whole gathered batch, so every rank logs the same numbers
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 import random
@@ -65,8 +64,8 @@ from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
 from r1lite.training.dynamic_sampling import merge, signal_rows
 from r1lite.task.evaluation import stop_criteria
+from r1lite.models import free_memory
 from r1lite.training.trl_contract import use_triton, verify
-
 
 
 class R1ZeroTrainer(GRPOTrainer):
@@ -118,9 +117,7 @@ class R1ZeroTrainer(GRPOTrainer):
         if generation is None or getattr(generation, "llm", None) is None:
             return
         generation.llm = None
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        free_memory()
 
     def _end_stopped_rows(self, completion_ids: list[list[int]], logprobs):
         """Append EOS to each row that a stop string ended, so TRL counts it as finished, not truncated.
