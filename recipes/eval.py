@@ -16,7 +16,6 @@ Launch:
         --min_numbers 3 --max_numbers 4 --max_number 100 --num_samples 8 --temperature 0.7
 """
 
-import argparse
 import json
 import os
 from dataclasses import asdict
@@ -27,12 +26,13 @@ from r1lite.task.data import heldout_dataset
 from r1lite.task.evaluation import evaluate
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
+from r1lite.errors import ArgumentParser, ConfigError, run_main
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="checkpoint folder, hub id, or built-in name (smollm2-135m-instruct)")
     # None: from the checkpoint's task record (r1lite_task.json), else TaskConfig's defaults
     p.add_argument("--prompt_template", default=None, choices=PROMPT_TEMPLATES)
@@ -115,9 +115,9 @@ def at_level(task: TaskConfig, level: int) -> TaskConfig:
     """The task at one of its curriculum levels' difficulty."""
     levels = task.curriculum.levels if task.curriculum is not None else []
     if not 0 <= level < len(levels):
-        raise ValueError(f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})")
+        raise ConfigError(f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})")
     return TaskConfig(**{**asdict(task), **asdict(levels[level])})  # a Level's fields are TaskConfig's
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -26,6 +26,7 @@ from typing import Any
 
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
+from r1lite.errors import ConfigError, did_you_mean
 
 __all__ = [
     "BUILTIN_REWARDS",
@@ -72,14 +73,14 @@ def available_rewards() -> list[str]:
 
 def _require_callable(obj: object, name: str, origin: str) -> RewardFunc:
     if not callable(obj):
-        raise ValueError(f"reward {name!r} ({origin}) is not callable: got an object of type {type(obj).__name__!r}")
+        raise ConfigError(f"reward {name!r} ({origin}) is not callable: got an object of type {type(obj).__name__!r}")
     return obj
 
 
 def _from_dotted_path(name: str) -> RewardFunc:
     module_name, _, attribute = name.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"reward {name!r}: a dotted path must look like 'package.module:function'")
+        raise ConfigError(f"reward {name!r}: a dotted path must look like 'package.module:function'")
     try:
         obj: object = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -87,10 +88,10 @@ def _from_dotted_path(name: str) -> RewardFunc:
         # that exists but fails on its own imports propagates unchanged.
         if error.name is None or not (module_name + ".").startswith(error.name + "."):
             raise
-        raise ValueError(f"reward {name!r}: no module named {error.name!r} (is it on sys.path?)") from error
+        raise ConfigError(f"reward {name!r}: no module named {error.name!r} (is it on sys.path?)") from error
     for part in attribute.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"reward {name!r}: module {module_name!r} has no attribute {attribute!r}")
+            raise ConfigError(f"reward {name!r}: module {module_name!r} has no attribute {attribute!r}")
         obj = getattr(obj, part)
     return _require_callable(obj, name, "dotted path")
 
@@ -101,7 +102,7 @@ def _from_entry_point(name: str) -> RewardFunc | None:
         return None
     if len(candidates) > 1:
         values = ", ".join(repr(entry_point.value) for entry_point in candidates)
-        raise ValueError(f"reward {name!r}: several {ENTRY_POINT_GROUP!r} entry points disagree: {values}")
+        raise ConfigError(f"reward {name!r}: several {ENTRY_POINT_GROUP!r} entry points disagree: {values}")
     entry_point = candidates[0]
     return _require_callable(entry_point.load(), name, f"entry point {entry_point.value!r}")
 
@@ -119,8 +120,8 @@ def get_reward_func(name: str | RewardFunc) -> RewardFunc:
     plugin = _from_entry_point(name)
     if plugin is not None:
         return plugin
-    raise ValueError(
-        f"unknown reward {name!r}. Known rewards: {', '.join(available_rewards())}. "
+    raise ConfigError(
+        f"unknown reward {name!r}{did_you_mean(name, available_rewards())}. Known rewards: {', '.join(available_rewards())}. "
         f"For your own function, pass a dotted path 'package.module:function', or register it "
         f"in the {ENTRY_POINT_GROUP!r} entry-point group of an installed package."
     )

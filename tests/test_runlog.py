@@ -190,9 +190,9 @@ def test_same_prompt_early_and_late(tmp_path):
 def test_cli_reports_bad_runs_without_traceback(tmp_path, capsys):
     from r1lite.cli import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["report", str(tmp_path)])
-    assert "no rollouts/ folder" in str(exit_info.value.code)  # sys.exit(message): printed on stderr, status 1
-    with pytest.raises(SystemExit) as exit_info:
-        main(["summary", str(tmp_path)])
-    assert "run_summary.json not found" in str(exit_info.value.code)
+    for command, message in (("report", "no rollouts/ folder"), ("summary", "run_summary.json not found")):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, str(tmp_path)])
+        assert exit_info.value.code == 2  # a user's mistake: one line, status 2
+        err = capsys.readouterr().err
+        assert err.startswith("r1lite: error: ") and message in err and err.count("\n") == 1

@@ -30,11 +30,12 @@ import pandas as pd
 
 from r1lite.inspection.behaviour import BEHAVIOUR_FIELDS, DEFAULT_REFLECTION_WORDS, completion_behaviour, reflection_matches, summarize
 from rewards.countdown import extract_answer
+from r1lite.errors import DataError
 
 ROLLOUT_FILE = re.compile(r"step-(\d+)(?:-(\d+))?\.jsonl")
 
 
-class RunLogError(Exception):
+class RunLogError(DataError):
     """A run folder that cannot be inspected; the message says why and what to do."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from r1lite.errors import PathNotFoundError
 
 COLUMNS = [
     ("curriculum/level", "level"),
@@ -25,7 +26,7 @@ def run_table(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
     summary_path = run_dir / "run_summary.json"
     if not summary_path.exists():
-        raise FileNotFoundError(f"{summary_path} not found: is {run_dir} the output_dir of a finished run?")
+        raise PathNotFoundError(f"{summary_path} not found: is {run_dir} the output_dir of a finished run?")
     summary = json.loads(summary_path.read_text())
     steps = [h for h in summary["log_history"] if "reward" in h]
     shown = [(key, name) for key, name in COLUMNS if any(key in h for h in steps)]

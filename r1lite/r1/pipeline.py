@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import yaml
+from r1lite.errors import ConfigError, PathNotFoundError
 
 logger = logging.getLogger("r1lite.r1.pipeline")
 
@@ -47,25 +48,25 @@ def _find(path: str, where: Path) -> Path:
     for candidate in (Path(path), where / path, REPO_ROOT / path):
         if candidate.exists():
             return candidate
-    raise FileNotFoundError(f"recipe {path!r} not found (looked in the working directory, {where} and {REPO_ROOT})")
+    raise PathNotFoundError(f"recipe {path!r} not found (looked in the working directory, {where} and {REPO_ROOT})")
 
 
 def load_pipeline(path: str | os.PathLike, overrides: dict | None = None) -> dict:
     """Read and check a pipeline YAML; returns {output_dir, zero: {...}, sft: {...}, eval: {...}} with recipes merged."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"pipeline config {path} not found")
+        raise PathNotFoundError(f"pipeline config {path} not found")
     spec = yaml.safe_load(path.read_text()) or {}
     spec.update(overrides or {})
     unknown = sorted(set(spec) - {"output_dir", *SECTIONS})
     if unknown:
-        raise ValueError(f"{path}: unknown top-level keys {unknown}; a pipeline has output_dir, zero, sft and eval")
+        raise ConfigError(f"{path}: unknown top-level keys {unknown}; a pipeline has output_dir, zero, sft and eval")
     if not spec.get("output_dir"):
-        raise ValueError(f"{path}: output_dir is not set")
+        raise ConfigError(f"{path}: output_dir is not set")
     out = {"output_dir": spec["output_dir"], "eval": dict(spec.get("eval") or {})}
     bad = sorted(set(out["eval"]) - set(EVAL_KEYS))
     if bad:
-        raise ValueError(f"{path}: unknown keys {bad} in eval; known: {list(EVAL_KEYS)}")
+        raise ConfigError(f"{path}: unknown keys {bad} in eval; known: {list(EVAL_KEYS)}")
     for stage in ("zero", "sft"):
         section = dict(spec.get(stage) or {})
         base = section.pop("config", None)
@@ -187,9 +188,9 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
 
 def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the pipeline; returns the results written to ``<output_dir>/results.json``."""
-    import argparse
+    from r1lite.errors import ArgumentParser
 
-    parser = argparse.ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/r1/pipeline.py)")
+    parser = ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/r1/pipeline.py)")
     parser.add_argument("--config", default=str(DEFAULT_PIPELINE), help="pipeline YAML")
     parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
     args = parser.parse_args(argv)
@@ -198,6 +199,13 @@ def main(argv: list[str] | None = None) -> dict:
     for stage in ("zero", "sft"):  # the cheap checks of both stages before the first one trains
         _check_stage(stage, spec[stage])
     root = Path(spec["output_dir"])
+    from r1lite.training.run_folder import run_folder_lock
+
+    with run_folder_lock(root, main_process=int(os.environ.get("RANK", "0")) == 0):  # before any model loads
+        return _run(spec, root)
+
+
+def _run(spec: dict, root: Path) -> dict:
     start = time.time()
     zero_dir = run_zero(spec, root)
     sft_dir = run_sft(spec, root, zero_dir)
@@ -238,6 +246,6 @@ def _check_stage(stage: str, recipe: dict) -> None:
     try:
         parse_recipe(classes, Path(f.name), [])
     except (ValueError, SystemExit) as err:
-        raise ValueError(f"the {stage} section of the pipeline does not parse: {err}") from err
+        raise ConfigError(f"the {stage} section of the pipeline does not parse: {err}") from err
     finally:
         os.unlink(f.name)

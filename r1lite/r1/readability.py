@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rewards.countdown import THINK_CLOSE
+from r1lite.errors import ConfigError
 
 _WORD = re.compile(r"\S+")
 
@@ -58,9 +59,9 @@ class ReadabilityRules:
 
     def __post_init__(self) -> None:
         if self.ngram_size < 1 or self.max_repeats < 1:
-            raise ValueError(f"ngram_size and max_repeats must be at least 1, got {self.ngram_size}, {self.max_repeats}")
+            raise ConfigError(f"ngram_size and max_repeats must be at least 1, got {self.ngram_size}, {self.max_repeats}")
         if not 0.0 <= self.max_foreign <= 1.0:
-            raise ValueError(f"max_foreign is a fraction of letters in [0, 1], got {self.max_foreign}")
+            raise ConfigError(f"max_foreign is a fraction of letters in [0, 1], got {self.max_foreign}")
 
     def problems(self, completion: str) -> list[str]:
         """The names of the checks this completion fails, in the order of the module docstring."""

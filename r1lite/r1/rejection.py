@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r1lite.r1.sft_config import CleanupConfig
+from r1lite.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 STATS_FILE = "filter_stats.json"
 
 
-class EmptyKeptSetError(RuntimeError):
+class EmptyKeptSetError(UserError, RuntimeError):
     """Nothing passed the filter; the message says how many were sampled and why they were dropped."""
 
 
@@ -145,17 +146,16 @@ def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accel
 
 def score(samples: list[Sample], reward_names: list[str]) -> list[dict[str, float | None]]:
     """Each sample's value under each named reward (TRL's signature: prompts, completions, **columns)."""
+    from r1lite.training.reward_guard import checked
     from rewards import get_reward_funcs
 
-    funcs = get_reward_funcs(reward_names)
+    funcs = checked(get_reward_funcs(reward_names), where="in rejection sampling")
     columns = {key: [s.row.get(key) for s in samples] for key in (samples[0].row if samples else {})}
     prompts = [s.prompt for s in samples]
     completions = [s.completion for s in samples]
     values = {}
     for name, func in zip(reward_names, funcs):
         out = func(prompts=prompts, completions=completions, **columns)
-        if len(out) != len(samples):
-            raise ValueError(f"reward {name!r} returned {len(out)} values for {len(samples)} completions")
         values[name] = [None if v is None else float(v) for v in out]
     return [{name: values[name][i] for name in reward_names} for i in range(len(samples))]
 

@@ -31,8 +31,10 @@ from r1lite.training.cpu import configure_cpu
 from r1lite.models import resolve_model_path
 from r1lite.requirements import check_features, report_to_list
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
+from r1lite.training.run_folder import resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
 from r1lite.r1.sft_config import CleanupConfig
+from r1lite.errors import ConfigError, PathNotFoundError
 
 logger = logging.getLogger("r1lite.r1.sft")
 
@@ -43,9 +45,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig,
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
     cleanup, training, model_args = parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not cleanup.sample_from:
-        raise ValueError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
+        raise ConfigError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
     if model_args.model_name_or_path:
-        raise ValueError(
+        raise ConfigError(
             f"model_name_or_path={model_args.model_name_or_path!r} is set, but the R1 stage starts from init_from "
             "('zero', 'base' or a path); set init_from instead"
         )
@@ -56,12 +58,12 @@ def resolve_stage(cleanup: CleanupConfig):
     """(task, sample path, init path, base model name) with every check that needs no model."""
     sample_path = Path(cleanup.sample_from)
     if not sample_path.is_dir():
-        raise FileNotFoundError(
+        raise PathNotFoundError(
             f"sample_from={cleanup.sample_from!r}: no such folder. Point it at an R1-Zero run's output_dir "
             "(e.g. runs/smollm2-135m-zero) or one of its checkpoint-N folders."
         )
     if not (sample_path / "config.json").exists():
-        raise FileNotFoundError(f"sample_from={cleanup.sample_from!r} holds no model (no config.json); is the run finished?")
+        raise PathNotFoundError(f"sample_from={cleanup.sample_from!r} holds no model (no config.json); is the run finished?")
     record = find_task_record(sample_path)
     if cleanup.task_recipe:
         from r1lite.training.zero import parse_args as parse_zero_args
@@ -70,7 +72,7 @@ def resolve_stage(cleanup: CleanupConfig):
         record = task_record(task, zero_model.model_name_or_path, zero_training.max_completion_length,
                              zero_training.stop_strings)
     if record is None:
-        raise FileNotFoundError(
+        raise PathNotFoundError(
             f"{sample_path} has no r1lite_task.json (nor its parent folder), so the task it was trained on is "
             "unknown; set task_recipe to the zero recipe it was trained with"
         )
@@ -122,10 +124,16 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     """Run the R1 stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cleanup, training, model_args = parse_args(argv)
+    with run_folder_lock(training.output_dir, main_process=training.process_index == 0):  # before any model loads
+        return _run(cleanup, training, model_args, callbacks)
+
+
+def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, callbacks=()) -> dict:
     check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
                    vllm="sample_with_vllm" if cleanup.sample_with_vllm else None)
     task, sample_path, init, record = resolve_stage(cleanup)
     stop_strings = record_stop_strings(record)  # samples and evaluations end where training completions did
+    resume, _ = resume_point(training)
     configure_cpu(training)
     start = time.time()
 
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, init,
                             eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=stop_strings,
                             callbacks=callbacks)
-    trainer.train(resume_from_checkpoint=training.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resume)
     save_final_model(trainer, training.output_dir, base_model=init)
     summary = {
         "seconds": round(time.time() - start, 1),

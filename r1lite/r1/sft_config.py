@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from r1lite.r1.readability import ReadabilityRules
+from r1lite.errors import ConfigError
 
 _KEEP_IF = re.compile(r"^\s*([\w.:]+)\s*>=\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s*$")
 
@@ -24,7 +25,7 @@ def parse_keep_if(rules: list[str]) -> list[tuple[str, float]]:
     for rule in rules:
         match = _KEEP_IF.match(rule)
         if not match:
-            raise ValueError(
+            raise ConfigError(
                 f"keep_if rule {rule!r} is not of the form 'reward_name>=value', e.g. 'equation_reward>=1'"
             )
         parsed.append((match.group(1), float(match.group(2))))
@@ -91,14 +92,14 @@ class CleanupConfig:
         self.keep_rules = parse_keep_if(self.keep_if)
         for name in ("num_sample_prompts", "samples_per_prompt", "max_kept_per_prompt", "sample_max_new_tokens", "sample_batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.sample_temperature <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"sample_temperature must be > 0, got {self.sample_temperature}: greedy decoding would give "
                 "samples_per_prompt identical completions"
             )
         if self.max_completion_tokens is not None and self.max_completion_tokens < self.min_completion_tokens:
-            raise ValueError(
+            raise ConfigError(
                 f"max_completion_tokens ({self.max_completion_tokens}) is below min_completion_tokens ({self.min_completion_tokens})"
             )
         self.readability = ReadabilityRules(

@@ -30,6 +30,7 @@ import datasets.table
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
+from r1lite.errors import ConfigError, DataError
 
 HELDOUT_MODULUS = 10
 """A puzzle is held out iff blake2b(canonical key) % HELDOUT_MODULUS == 0."""
@@ -278,7 +279,7 @@ def generate(
     with tqdm(total=n, desc=f"countdown {split} puzzles", unit="puzzle", disable=not show) as bar:
         while len(rows["target"]) < n:
             if not counts or attempts >= max_attempts:
-                raise ValueError(
+                raise ConfigError(
                     f"found only {len(rows['target'])} of {n} distinct {split} puzzles after "
                     f"{attempts} attempts: these settings allow too few (or too rare) puzzles. "
                     "Loosen them: "
@@ -382,25 +383,25 @@ def _check_generate_args(
         ("max_number", max_number),
     ):
         if not _is_int(value):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise ConfigError(f"n must be >= 0, got {n}")
     if not MIN_NUMBERS <= min_numbers <= max_numbers <= MAX_NUMBERS:
-        raise ValueError(
+        raise ConfigError(
             f"need {MIN_NUMBERS} <= min_numbers <= max_numbers <= {MAX_NUMBERS}, "
             f"got min_numbers={min_numbers}, max_numbers={max_numbers}"
         )
     if max_number < 1:
-        raise ValueError(f"max_number must be >= 1 (numbers are drawn from 1..max_number), got {max_number}")
+        raise ConfigError(f"max_number must be >= 1 (numbers are drawn from 1..max_number), got {max_number}")
     if (
         not isinstance(target_range, (tuple, list))
         or len(target_range) != 2
         or not all(_is_int(t) for t in target_range)
         or target_range[0] > target_range[1]
     ):
-        raise ValueError(f"target_range must be (low, high) integers with low <= high, got {target_range!r}")
+        raise ConfigError(f"target_range must be (low, high) integers with low <= high, got {target_range!r}")
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
 
 
 def heldout(
@@ -441,7 +442,7 @@ def validate_rows(rows: datasets.Dataset | Iterable[Mapping[str, Any]]) -> None:
     if isinstance(rows, datasets.Dataset):
         missing = [c for c in REQUIRED_COLUMNS if c not in rows.column_names]
         if missing:
-            raise ValueError(f"dataset is missing column {missing[0]!r} (columns present: {rows.column_names})")
+            raise DataError(f"dataset is missing column {missing[0]!r} (columns present: {rows.column_names})")
         rows = rows.select_columns(list(REQUIRED_COLUMNS))
         if _integer_schema(rows.features) and _arrow_rows_ok(rows):
             return
@@ -451,10 +452,10 @@ def validate_rows(rows: datasets.Dataset | Iterable[Mapping[str, Any]]) -> None:
 
 def _check_row(index: int, row: Any) -> None:
     if not isinstance(row, Mapping):
-        raise ValueError(f"row {index}: expected a mapping of column names to values, got {row!r}")
+        raise DataError(f"row {index}: expected a mapping of column names to values, got {row!r}")
     for column in REQUIRED_COLUMNS:
         if column not in row:
-            raise ValueError(f"row {index}: missing column {column!r} (columns present: {list(row)})")
+            raise DataError(f"row {index}: missing column {column!r} (columns present: {list(row)})")
     nums, target = row["nums"], row["target"]
     if (
         not isinstance(nums, Sequence)
@@ -462,9 +463,9 @@ def _check_row(index: int, row: Any) -> None:
         or not nums
         or not all(_is_int(x) for x in nums)
     ):
-        raise ValueError(f"row {index}: column 'nums' must be a non-empty list of integers, got {reprlib.repr(nums)}")
+        raise DataError(f"row {index}: column 'nums' must be a non-empty list of integers, got {reprlib.repr(nums)}")
     if not _is_int(target):
-        raise ValueError(f"row {index}: column 'target' must be an integer, got {reprlib.repr(target)}")
+        raise DataError(f"row {index}: column 'target' must be an integer, got {reprlib.repr(target)}")
 
 
 def _is_int_value(feature: Any) -> bool:
@@ -512,5 +513,5 @@ def load_hub_countdown(name: str = HUB_DATASET, split: str = "train", drop_heldo
     """
     ds = datasets.load_dataset(name, split=split)
     if not isinstance(ds, datasets.Dataset):
-        raise ValueError(f"expected one split of {name!r}, got {type(ds).__name__}")
+        raise DataError(f"expected one split of {name!r}, got {type(ds).__name__}")
     return prepare_rows(ds, drop_heldout=drop_heldout)

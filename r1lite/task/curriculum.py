@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from r1lite.errors import ConfigError, did_you_mean
 
 METRICS = {"accuracy": "behaviour/accuracy", "format_rate": "behaviour/format_rate", "steps": None}
 _LEVEL = re.compile(r"^\s*(\d+)(?:-(\d+))?\s*/\s*(\d+)\s*/\s*(\d+)\s*-\s*(\d+)\s*$")
@@ -49,16 +50,16 @@ class Level:
 def parse_level(text: str, index: int) -> Level:
     match = _LEVEL.match(text)
     if not match:
-        raise ValueError(
+        raise ConfigError(
             f"curriculum_levels[{index}] = {text!r} is not NUMBERS/MAX_NUMBER/TARGET_MIN-TARGET_MAX, "
             "e.g. '2/10/1-20' or '2-3/20/1-50'"
         )
     low, high, max_number, target_min, target_max = (int(g) if g else None for g in match.groups())
     level = Level(low, high or low, max_number, target_min, target_max)
     if not 2 <= level.min_numbers <= level.max_numbers <= 6:
-        raise ValueError(f"curriculum_levels[{index}] = {text!r}: numbers per puzzle must be within 2 to 6")
+        raise ConfigError(f"curriculum_levels[{index}] = {text!r}: numbers per puzzle must be within 2 to 6")
     if level.target_min > level.target_max or level.max_number < 1:
-        raise ValueError(f"curriculum_levels[{index}] = {text!r}: the target range is empty or max_number below 1")
+        raise ConfigError(f"curriculum_levels[{index}] = {text!r}: the target range is empty or max_number below 1")
     return level
 
 
@@ -72,15 +73,16 @@ def parse_stage(text: str, index: int, reward_funcs: list[str]) -> dict[str, flo
         except ValueError:
             weight = None
         if not sep or weight is None:
-            raise ValueError(f"curriculum_stages[{index}]: {part!r} is not reward_name=weight, e.g. 'equation_reward=1'")
+            raise ConfigError(f"curriculum_stages[{index}]: {part!r} is not reward_name=weight, e.g. 'equation_reward=1'")
         if name.strip() not in reward_funcs:
-            raise ValueError(
-                f"curriculum_stages[{index}] names {name.strip()!r}, which is not in reward_funcs {reward_funcs}: "
+            raise ConfigError(
+                f"curriculum_stages[{index}] names {name.strip()!r}{did_you_mean(name.strip(), reward_funcs)}, which is not "
+                f"in reward_funcs {reward_funcs}: "
                 "a stage weighs the recipe's rewards, so add it to reward_funcs"
             )
         weights[name.strip()] = weight
     if not weights:
-        raise ValueError(f"curriculum_stages[{index}] is empty: name at least one reward=weight")
+        raise ConfigError(f"curriculum_stages[{index}] is empty: name at least one reward=weight")
     return weights
 
 
@@ -129,27 +131,27 @@ def from_task(task) -> Curriculum | None:
     levels = [parse_level(text, i) for i, text in enumerate(task.curriculum_levels)]
     for i in range(1, len(levels)):
         if not levels[i].harder_or_equal(levels[i - 1]) or levels[i] == levels[i - 1]:
-            raise ValueError(
+            raise ConfigError(
                 f"curriculum_levels[{i}] = {task.curriculum_levels[i]!r} is not harder than level {i - 1} "
                 f"({task.curriculum_levels[i - 1]!r}): order levels from easiest to hardest, each at least as large "
                 "in every field and larger in one"
             )
     stages = [parse_stage(text, i, list(task.reward_funcs)) for i, text in enumerate(task.curriculum_stages)]
     if task.curriculum_metric not in METRICS:
-        raise ValueError(f"curriculum_metric={task.curriculum_metric!r} is not one of {sorted(METRICS)}")
+        raise ConfigError(f"curriculum_metric={task.curriculum_metric!r} is not one of {sorted(METRICS)}")
     if task.curriculum_metric == "steps":
         steps = list(task.curriculum_steps)
         if not steps or any(s < 1 for s in steps) or steps != sorted(set(steps)):
-            raise ValueError(
+            raise ConfigError(
                 f"curriculum_steps={steps}: with curriculum_metric 'steps', give increasing step numbers above 0, "
                 "one per promotion"
             )
     else:
         steps = []
         if not 0 < task.curriculum_threshold <= 1:
-            raise ValueError(
+            raise ConfigError(
                 f"curriculum_threshold={task.curriculum_threshold} can never be met by a rate: choose one in (0, 1]"
             )
         if task.curriculum_window < 1:
-            raise ValueError(f"curriculum_window={task.curriculum_window}: the rule needs at least 1 step to average")
+            raise ConfigError(f"curriculum_window={task.curriculum_window}: the rule needs at least 1 step to average")
     return Curriculum(levels, stages, task.curriculum_metric, task.curriculum_threshold, task.curriculum_window, steps)

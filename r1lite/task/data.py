@@ -12,6 +12,7 @@ import os
 from r1lite.task import countdown
 from r1lite.config import TaskConfig
 from r1lite.task.prompts import add_prompts
+from r1lite.errors import ConfigError, PathNotFoundError
 
 
 def load_train_rows(task: TaskConfig):
@@ -27,7 +28,7 @@ def load_train_rows(task: TaskConfig):
             ds = ds["train"]
     elif name.endswith((".json", ".jsonl")):
         if not os.path.exists(name):
-            raise FileNotFoundError(f"dataset_name {name!r}: no such file")
+            raise PathNotFoundError(f"dataset_name {name!r}: no such file")
         ds = datasets.load_dataset("json", data_files=name, split="train")
     else:
         return countdown.load_hub_countdown(name, split="train")  # validated, held-out puzzles dropped
@@ -69,7 +70,7 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
             rows = countdown.generate(task.num_train_puzzles, seed=task.puzzle_seed, split="train", **level.difficulty)
             heldout = countdown.heldout(task.eval_puzzles, **level.difficulty)
         except ValueError as err:
-            raise ValueError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
+            raise ConfigError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
         levels.append((add_prompts(rows, task.prompt_template, tokenizer), add_prompts(heldout, task.prompt_template, tokenizer)))
     switch = LevelSwitch()
     trains = [train for train, _ in levels]

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rewards.countdown import equation_reward, format_reward
+from r1lite.errors import ConfigError
 
 
 @dataclass
@@ -173,9 +174,9 @@ def evaluate(
     """
     rows = _rows(dataset)
     if not rows:
-        raise ValueError("evaluation data set is empty")
+        raise ConfigError("evaluation data set is empty")
     if num_samples > 1 and temperature <= 0:
-        raise ValueError("num_samples > 1 needs temperature > 0: greedy decoding gives the same completion each time")
+        raise ConfigError("num_samples > 1 needs temperature > 0: greedy decoding gives the same completion each time")
     local, real = rows, len(rows)
     synced = False
     if accelerator is not None and accelerator.num_processes > 1:

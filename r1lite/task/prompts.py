@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import datasets
+from r1lite.errors import ConfigError
 
 PREFILL = "Let me solve this step by step.\n<think>"
 
@@ -88,7 +89,7 @@ def chat_prompt(
     default). `one_shot` puts ONE_SHOT_EXAMPLE before the question.
     """
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
+        raise ConfigError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
     user = (ONE_SHOT_EXAMPLE if one_shot else "") + instruction(nums, target)
     messages = ([{"role": "system", "content": system}] if system is not None else []) + [
         {"role": "user", "content": user}
@@ -112,9 +113,9 @@ def make_prompt(
 
 def _check_template(template: str, tokenizer: Any) -> None:
     if template not in TEMPLATES:
-        raise ValueError(f"unknown prompt template {template!r}; known templates: {', '.join(TEMPLATES)}")
+        raise ConfigError(f"unknown prompt template {template!r}; known templates: {', '.join(TEMPLATES)}")
     if template != "base" and tokenizer is None:
-        raise ValueError(f"prompt template {template!r} needs a tokenizer (its chat template is applied)")
+        raise ConfigError(f"prompt template {template!r} needs a tokenizer (its chat template is applied)")
 
 
 def add_prompts(

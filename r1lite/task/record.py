@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from r1lite.config import TaskConfig
+from r1lite.errors import DataError
 
 TASK_RECORD = "r1lite_task.json"
 
@@ -53,7 +54,7 @@ def task_from_record(record: dict) -> TaskConfig:
     task = {k: v for k, v in record["task"].items() if k not in _OLD_TRAINER_FIELDS}
     unknown = sorted(set(task) - known)
     if unknown:
-        raise ValueError(f"the task record has fields this r1lite does not know: {unknown}; was it written by a newer version?")
+        raise DataError(f"the task record has fields this r1lite does not know: {unknown}; was it written by a newer version?")
     return TaskConfig(**task)
 
 

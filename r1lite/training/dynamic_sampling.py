@@ -14,6 +14,7 @@ rounds. ``R1ZeroTrainer`` drives the rounds.
 from __future__ import annotations
 
 import torch
+from r1lite.errors import ConfigError
 
 LEFT_PADDED = ("prompt_ids", "prompt_mask")
 """Keys of TRL's generation output padded on the left (prompts); the other row tensors are padded on the right."""
@@ -43,7 +44,7 @@ def merge(outputs: list[dict], keep: list[torch.Tensor], size: int) -> dict:
     """
     bad = [key for key in UNSUPPORTED if key in outputs[0]]
     if bad:
-        raise ValueError(f"dynamic sampling does not handle {bad} (multimodal or tool-calling batches); turn it off")
+        raise ConfigError(f"dynamic sampling does not handle {bad} (multimodal or tool-calling batches); turn it off")
     chosen: list[tuple[int, int]] = [(r, i) for r, mask in enumerate(keep) for i in mask.nonzero().flatten().tolist()]
     filler = [(0, i) for i in (~keep[0]).nonzero().flatten().tolist()]
     chosen = (chosen + filler)[:size]

@@ -21,7 +21,9 @@ from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_
 from r1lite.models import resolve_model_path
 from r1lite.task.record import write_task_record
 from r1lite.requirements import check_features, report_to_list
+from r1lite.training.run_folder import RunFolderResumeCallback, resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
+from r1lite.errors import ConfigError
 
 logger = logging.getLogger("r1lite.training.zero")
 
@@ -32,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TaskConfig, R1ZeroConfig,
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
     task, training, model_args = parse_recipe((TaskConfig, R1ZeroConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not model_args.model_name_or_path:
-        raise ValueError("model_name_or_path is not set: put it in the recipe or pass --model_name_or_path")
+        raise ConfigError("model_name_or_path is not set: put it in the recipe or pass --model_name_or_path")
     return task, training, model_args
 
 
@@ -51,12 +53,13 @@ def load_policy(model_args: ModelConfig):
 
 def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, callbacks=()):
     """Check the recipe, then build and return an ``R1ZeroTrainer`` ready for ``train()``."""
+    from r1lite.training.reward_guard import checked
     from rewards import get_reward_funcs
 
     # 1. Cheap checks first: nothing heavy has loaded yet.
-    reward_funcs = get_reward_funcs(task.reward_funcs)
+    reward_funcs = checked(get_reward_funcs(task.reward_funcs))  # a reward's mistakes name it, the step and the completion
     if training.reward_weights is not None and len(training.reward_weights) != len(reward_funcs):
-        raise ValueError(
+        raise ConfigError(
             f"reward_weights has {len(training.reward_weights)} entries but reward_funcs has {len(reward_funcs)} "
             f"({task.reward_funcs}); give one weight per reward or drop reward_weights"
         )
@@ -122,23 +125,28 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     """Run the R1-Zero stage; returns a summary (also written to ``<output_dir>/run_summary.json``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     task, training, model_args = parse_args(argv)
+    with run_folder_lock(training.output_dir, main_process=training.process_index == 0):  # before the model loads
+        return _train(task, training, model_args, callbacks)
+
+
+def _train(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, callbacks=()) -> dict:
     configure_cpu(training)
     if training.process_index == 0:
         logger.info(training.update_size())
+    resume, first_step = resume_point(training)
     start = time.time()
     base_model = model_args.model_name_or_path  # as named in the recipe, before resolving to a cache path
-    trainer = build_trainer(task, training, model_args, callbacks=callbacks)
+    resume_cb = RunFolderResumeCallback(training.output_dir, main_process=training.process_index == 0)
+    trainer = build_trainer(task, training, model_args, callbacks=[*callbacks, resume_cb])
     if trainer.accelerator.is_main_process:
         write_task_record(training.output_dir, task, base_model, training.max_completion_length, training.stop_strings)
-    resume = training.resume_from_checkpoint
-    if isinstance(resume, str) and resume.lower() in ("true", "latest"):
-        resume = True
     trainer.train(resume_from_checkpoint=resume)
     save_final_model(trainer, training.output_dir, base_model=model_args.model_name_or_path)
     trainer.release_vllm()  # a pipeline's next stage starts its own engine on the same GPUs
     summary = {
         "seconds": round(time.time() - start, 1),
         "steps": trainer.state.global_step,
+        "resumed_from_step": first_step,  # log_history covers the whole run; seconds only this process's part
         "log_history": trainer.state.log_history,
         "task": asdict(task),
         "trainer": r1lite_switches(training),
