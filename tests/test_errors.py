@@ -38,7 +38,7 @@ def _cases(tmp, tiny_model_path):
     from r1lite.config import TaskConfig
     from r1lite.task.record import write_task_record
 
-    write_task_record(str(sample_from), TaskConfig(num_train_puzzles=50, min_numbers=2, max_numbers=2, max_number=20, target_max=40),
+    write_task_record(str(sample_from), TaskConfig(num_train_puzzles=50, eval_puzzles=8, min_numbers=2, max_numbers=2, max_number=30, target_max=60),
                       "tiny-random", 8, [])
     live = tmp / "live"
     live.mkdir()
@@ -146,3 +146,13 @@ def test_a_bug_keeps_its_trace(tmp_path):
     result = _run([str(script)])
     assert result.returncode == 1 and "Traceback" in result.stderr and "KeyError: 'a bug'" in result.stderr
     assert not (tmp_path / "out" / ".r1lite.lock").exists()  # the lock goes with the run, even a failed one
+
+
+def test_two_processes_print_the_line_once(tmp_path):
+    result = _run(["-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu-2proc.yaml",
+                   "recipes/zero.py", *TINY, "--output_dir", str(tmp_path / "run"), "--reward_funcs", "equation_rewrd"],
+                  env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("r1lite: error:")]
+    assert len(lines) == 1 and "did you mean 'equation_reward'" in lines[0], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr.split("r1lite: error:")[0]  # no rank's trace before it
