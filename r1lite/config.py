@@ -64,8 +64,10 @@ def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = 
         raise ConfigError(" ".join(str(err).split())) from err
 
 
-def _known_keys(parser) -> list[str]:
-    return [option[2:] for action in parser._actions for option in action.option_strings if option.startswith("--")]
+def _known_keys(parser) -> set[str]:
+    # HfArgumentParser also accepts --dashed-aliases of every --key; suggest the key itself
+    return {option[2:].replace("-", "_") for action in parser._actions for option in action.option_strings
+            if option.startswith("--")}
 
 
 def _refuse_unknown(remaining: list[str], where: str, parser) -> None:

@@ -101,6 +101,13 @@ def test_tiny_curriculum_run_moves_up_and_evaluates_per_level(tmp_path, tiny_rec
 
     table = run_table(tmp_path / "run")
     assert "| step | level | stage |" in table and "Level 1 (8 puzzles): accuracy" in table
+    from r1lite.inspection.report import write_report
+    from r1lite.inspection.runlog import curriculum_steps
+
+    levels = curriculum_steps(tmp_path / "run")  # rollout step s - 1 was generated for logged step s
+    assert levels["curriculum_level"].tolist() == [0, 0, 1, 1] and levels.index.tolist() == [0, 1, 2, 3]
+    write_report(tmp_path / "run")
+    assert (tmp_path / "run" / "report" / "curriculum.png").exists()
 
 
 def test_resume_continues_on_the_same_rung(tmp_path, tiny_model_path):

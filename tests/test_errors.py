@@ -50,12 +50,8 @@ def _cases(tmp, tiny_model_path):
         return ["recipes/zero.py", *TINY, "--output_dir", str(tmp / f"out{next(runs)}")]
 
     return {
+        # through each entry point, as separate processes
         "unknown key": ([*zero(), "--lerning_rate", "1"], ["unknown recipe key", "did you mean 'learning_rate'"]),
-        "unknown key in recipe": (["recipes/zero.py", "--config", str(tmp / "typo.yaml"), "--output_dir", str(tmp / "typo")],
-                                  ["typo.yaml", "'lerning_rate'", "did you mean 'learning_rate'"]),
-        "value of the wrong type": ([*zero(), "--learning_rate", "fast"], ["--learning_rate", "invalid"]),
-        "missing recipe file": (["recipes/zero.py", "--config", str(tmp / "nope.yaml")], ["nope.yaml", "no such recipe"]),
-        "malformed YAML": (["recipes/zero.py", "--config", str(tmp / "broken.yaml")], ["not valid YAML"]),
         "bad batch shape": ([*zero(), "--per_device_train_batch_size", "3", "--num_generations", "2"],
                             ["divisible by num_generations"]),
         "missing model path": ([*zero(), "--model_name_or_path", str(tmp / "no-model")], ["does not exist"]),
@@ -65,23 +61,19 @@ def _cases(tmp, tiny_model_path):
         "too few puzzles": ([*zero(), "--min_numbers", "2", "--max_numbers", "2", "--max_number", "2",
                              "--num_train_puzzles", "50"], ["too few"]),
         "missing optional package": ([*zero(), "--report_to", "wandb"], ["wandb", "not installed"]),
-        "curriculum out of order": ([*zero(), "--curriculum_levels", "3/20/1-40", "2/20/1-40"], ["curriculum_levels[1]"]),
-        "resume without a checkpoint": ([*zero(), "--resume_from_checkpoint", "true"], ["no checkpoint-N"]),
+        "GPU recipe on a CPU machine": (["recipes/zero.py", "--config", "configs/qwen2.5-3b/zero.yaml"], ["bf16", "use_cpu"]),
+        "vLLM on a CPU machine": ([*zero(), "--use_vllm", "true"], ["vLLM"]),
+        "GPU pipeline on a CPU machine": (["recipes/pipeline.py", "--config", "configs/qwen2.5-3b/pipeline.yaml"], ["bf16"]),
         "unwritable output_dir": (["recipes/zero.py", *TINY, "--output_dir", "/proc/r1lite-run"], ["cannot be"]),
         "live run in the folder": (["recipes/zero.py", *TINY, "--output_dir", str(live)], ["in use by a live run"]),
+        "user reward raises": ([*zero(), "--reward_funcs", "user_rewards:broken_reward", "--max_steps", "1"],
+                               ["broken_reward", "ZeroDivisionError", "at step 0", "completion 0 of 8", "begins:"]),
         "empty kept set": (["recipes/sft.py", "--config", "configs/tiny/sft.yaml", "--sample_from", str(sample_from),
                             "--keep_if", "equation_reward>=1", "--num_sample_prompts", "2", "--samples_per_prompt", "2",
                             "--output_dir", str(tmp / "sft")], ["kept nothing"]),
-        "sft without a run to sample": (["recipes/sft.py", "--config", "configs/tiny/sft.yaml", "--sample_from",
-                                         str(tmp / "nothing")], ["no such folder"]),
         "pipeline unknown key": (["recipes/pipeline.py", "--config", str(tmp / "bad_pipeline.yaml")], ["unknown top-level"]),
         "eval missing model": (["recipes/eval.py", str(tmp / "no-model")], ["does not exist"]),
-        "eval bad option": (["recipes/eval.py", "tiny-random", "--num_samples", "many"], ["--num_samples", "invalid int"]),
-        "eval level out of range": (["recipes/eval.py", "tiny-random", "--level", "3"], ["--level 3"]),
-        "user reward raises": ([*zero(), "--reward_funcs", "user_rewards:broken_reward", "--max_steps", "1"],
-                               ["broken_reward", "ZeroDivisionError", "at step 0", "completion 0 of 8", "begins:"]),
         "cli run folder without rollouts": (["-m", "r1lite.cli", "report", str(tmp / "norollouts")], ["no rollouts/"]),
-        "cli summary of no run": (["-m", "r1lite.cli", "summary", str(tmp / "norollouts")], ["run_summary.json not found"]),
         "cli unknown command": (["-m", "r1lite.cli", "sumary", "x"], ["invalid choice"]),
     }
 
@@ -96,63 +88,125 @@ def _run(argv, env=None):
 def outcomes(tmp_path_factory, tiny_model_path):
     tmp = tmp_path_factory.mktemp("errors")
     cases = _cases(tmp, tiny_model_path)
+    runs = {name: (argv, {"CASES_DIR": str(tmp)}) for name, (argv, _) in cases.items()}
+    runs |= _other_runs(tmp)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(_run, argv, {"CASES_DIR": str(tmp)}) for name, (argv, _) in cases.items()}
-    return {name: (future.result(), cases[name][1]) for name, future in futures.items()}
+        futures = {name: pool.submit(_run, argv, env) for name, (argv, env) in runs.items()}
+    results = {name: future.result() for name, future in futures.items()}
+    return {name: (results[name], cases[name][1] if name in cases else None) for name in results}
 
 
-CASES = [
-    "unknown key", "unknown key in recipe", "value of the wrong type", "missing recipe file", "malformed YAML",
-    "bad batch shape", "missing model path", "unknown reward", "malformed data rows", "too few puzzles",
-    "missing optional package", "curriculum out of order", "resume without a checkpoint", "unwritable output_dir",
-    "live run in the folder", "empty kept set", "sft without a run to sample", "pipeline unknown key",
-    "eval missing model", "eval bad option", "eval level out of range", "user reward raises",
-    "cli run folder without rollouts",
-    "cli summary of no run", "cli unknown command",
-]
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_user_mistake_is_one_line_and_status_2(outcomes, case):
-    result, words = outcomes[case]
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("r1lite: error:")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    for word in words:
-        assert word in lines[0], lines[0]
-
-
-def test_every_case_is_checked(outcomes):
-    assert sorted(CASES) == sorted(outcomes)
-
-
-def test_debug_shows_the_trace_of_a_user_error():
-    result = _run(["recipes/zero.py", *TINY, "--reward_funcs", "equation_rewrd"], env={"R1LITE_DEBUG": "1"})
-    assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
-
-
-def test_a_bug_keeps_its_trace(tmp_path):
-    # A reward module that fails to import for a reason of its own is not a user's recipe mistake... but a
-    # bug in r1lite's code is: simulate one by breaking a function the run calls before training.
-    script = tmp_path / "buggy.py"
+def _other_runs(tmp):
+    """Runs checked by their own tests below: a user error with R1LITE_DEBUG=1, a bug, two processes."""
+    script = tmp / "buggy.py"  # a bug in r1lite's code, simulated: a function the run calls before training breaks
     script.write_text(
         "import sys\nsys.argv[1:] = ['--config', 'configs/tiny/zero.yaml', '--output_dir', %r]\n"
         "import r1lite.training.zero as zero\n"
         "def broken(*a, **k):\n    raise KeyError('a bug')\n"
         "zero.build_trainer = broken\n"
-        "from r1lite.errors import run_main\nrun_main(zero.main)\n" % str(tmp_path / "out")
+        "from r1lite.errors import run_main\nrun_main(zero.main)\n" % str(tmp / "bug-run")
     )
-    result = _run([str(script)])
+    return {
+        "debug": (["recipes/zero.py", *TINY, "--output_dir", str(tmp / "debug"), "--reward_funcs", "equation_rewrd"],
+                  {"R1LITE_DEBUG": "1"}),
+        "bug": ([str(script)], {}),
+        "two processes": (["-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu-2proc.yaml",
+                           "recipes/zero.py", *TINY, "--output_dir", str(tmp / "2proc"), "--reward_funcs", "equation_rewrd"],
+                          {"OMP_NUM_THREADS": "1"}),
+    }
+
+
+CASES = [
+    "unknown key", "bad batch shape", "missing model path", "unknown reward", "malformed data rows", "too few puzzles",
+    "missing optional package", "GPU recipe on a CPU machine", "vLLM on a CPU machine", "GPU pipeline on a CPU machine",
+    "unwritable output_dir", "live run in the folder", "user reward raises", "empty kept set", "pipeline unknown key",
+    "eval missing model", "cli run folder without rollouts", "cli unknown command",
+]
+
+
+def _one_line(stderr: str, words) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("r1lite: error:")]
+    assert len(lines) == 1, stderr[-3000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_user_mistake_is_one_line_and_status_2(outcomes, case):
+    if "CPU machine" in case:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("checks a machine without a CUDA GPU")
+    result, words = outcomes[case]
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    _one_line(result.stderr, words)
+
+
+def test_every_case_is_checked(outcomes):
+    assert sorted(CASES) == sorted(name for name, (_, words) in outcomes.items() if words is not None)
+
+
+def test_debug_shows_the_trace_of_a_user_error(outcomes):
+    result, _ = outcomes["debug"]
+    assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_a_bug_keeps_its_trace(outcomes):
+    result, _ = outcomes["bug"]
     assert result.returncode == 1 and "Traceback" in result.stderr and "KeyError: 'a bug'" in result.stderr
-    assert not (tmp_path / "out" / ".r1lite.lock").exists()  # the lock goes with the run, even a failed one
+    assert "r1lite: error:" not in result.stderr
 
 
-def test_two_processes_print_the_line_once(tmp_path):
-    result = _run(["-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu-2proc.yaml",
-                   "recipes/zero.py", *TINY, "--output_dir", str(tmp_path / "run"), "--reward_funcs", "equation_rewrd"],
-                  env={"OMP_NUM_THREADS": "1"})
+def test_two_processes_print_the_line_once(outcomes):
+    result, _ = outcomes["two processes"]
     assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.startswith("r1lite: error:")]
-    assert len(lines) == 1 and "did you mean 'equation_reward'" in lines[0], result.stderr[-3000:]
+    _one_line(result.stderr, ["did you mean 'equation_reward'"])
     assert "Traceback" not in result.stderr.split("r1lite: error:")[0]  # no rank's trace before it
+
+
+# The same contract for the mistakes caught while parsing, run in this process (each costs milliseconds here,
+# seconds of imports in a subprocess): run_main turns them into one line and exit status 2.
+
+
+def _main_of(script):
+    import runpy
+
+    return runpy.run_path(str(REPO / script))["main"]
+
+
+@pytest.fixture
+def recipe_files(tmp_path):
+    (tmp_path / "typo.yaml").write_text((REPO / "configs/tiny/zero.yaml").read_text() + "lerning_rate: 0.1\n")
+    (tmp_path / "broken.yaml").write_text("model_name_or_path: [tiny-random\n")
+    (tmp_path / "norun").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "script, args, words",
+    [
+        ("recipes/zero.py", ["--config", "{tmp}/typo.yaml"], ["typo.yaml", "'lerning_rate'", "did you mean 'learning_rate'"]),
+        ("recipes/zero.py", [*TINY, "--learning_rate", "fast"], ["--learning_rate", "invalid"]),
+        ("recipes/zero.py", ["--config", "{tmp}/nope.yaml"], ["nope.yaml", "no such recipe"]),
+        ("recipes/zero.py", ["--config", "{tmp}/broken.yaml"], ["not valid YAML"]),
+        ("recipes/zero.py", [*TINY, "--curriculum_levels", "3/20/1-40", "2/20/1-40"], ["curriculum_levels[1]"]),
+        ("recipes/zero.py", [*TINY, "--output_dir", "{tmp}/norun", "--resume_from_checkpoint", "true"], ["no checkpoint-N"]),
+        ("recipes/sft.py", ["--config", "configs/tiny/sft.yaml", "--sample_from", "{tmp}/nothing"], ["no such folder"]),
+        ("recipes/eval.py", ["tiny-random", "--num_samples", "many"], ["--num_samples", "invalid int"]),
+        ("recipes/eval.py", ["tiny-random", "--level", "3"], ["--level 3"]),
+        ("r1lite/cli.py", ["summary", "{tmp}/norun"], ["run_summary.json not found"]),
+    ],
+)
+def test_parse_time_mistake_is_one_line_and_status_2(recipe_files, capsys, monkeypatch, script, args, words):
+    from r1lite.errors import run_main
+
+    monkeypatch.delenv("R1LITE_DEBUG", raising=False)
+    args = [a.replace("{tmp}", str(recipe_files)) for a in args]
+    main = _main_of(script)
+    with pytest.raises(SystemExit) as info:
+        run_main(lambda: main(args))
+    assert info.value.code == 2
+    _one_line(capsys.readouterr().err, words)

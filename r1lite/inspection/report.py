@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from r1lite.inspection.behaviour import expression_spans, reflection_matches
-from r1lite.inspection.runlog import best_and_worst, first_reflection, load_rollouts, reflection_word_counts, step_metrics
+from r1lite.inspection.runlog import best_and_worst, curriculum_steps, first_reflection, load_rollouts, reflection_word_counts, step_metrics
 from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 # name: (title, y label, [(column, legend label)]); "rewards/*" expands to every reward function's column
@@ -42,6 +42,8 @@ CURVES: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         [("reflection_rate", "with a reflection phrase"), ("reflections_mean", "phrases per completion")],
     ),
     "candidates": ("Candidate equations", "distinct expressions per completion", [("candidates_mean", "mean")]),
+    "curriculum": ("Curriculum", "level / reward stage (0: the first)",
+                   [("curriculum_level", "puzzle level"), ("curriculum_stage", "reward stage")]),
     "answer_position": (
         "Where the answer starts",
         "fraction of the completion",
@@ -89,7 +91,8 @@ def plot_curve(steps: pd.DataFrame, name: str) -> Figure:
 
 
 def plot_curves(steps: pd.DataFrame) -> dict[str, Figure]:
-    return {name: plot_curve(steps, name) for name in CURVES}
+    """Every curve of ``CURVES``; the curriculum's only for a run that has one."""
+    return {name: plot_curve(steps, name) for name in CURVES if name != "curriculum" or "curriculum_level" in steps}
 
 
 def plot_overview(steps: pd.DataFrame, names: Iterable[str] = ("reward", "accuracy", "length", "reflection")) -> Figure:
@@ -228,6 +231,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
     words = None if reflection_words is None else tuple(reflection_words)
     df = load_rollouts(run_dir, reflection_words=words)
     steps = step_metrics(df)
+    curriculum = curriculum_steps(run_dir)
+    if curriculum is not None:
+        steps = steps.join(curriculum, how="left")
     out = Path(out) if out is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
 

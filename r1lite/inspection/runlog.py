@@ -333,3 +333,24 @@ __all__ = [
     "step_metrics",
     "trained_model_dir",
 ]
+
+
+def curriculum_steps(run_dir: str | Path) -> pd.DataFrame | None:
+    """The curriculum level and reward stage of each rollout step (index), from the run's trainer log; None without one.
+
+    The trainer logs ``curriculum/level`` at optimizer step s (1-based, after the update), for the
+    completions generated at rollout step s - 1. Read from ``run_summary.json``, or from the last
+    checkpoint's ``trainer_state.json`` while the run has not finished."""
+    run_dir = Path(run_dir)
+    history = None
+    if (run_dir / "run_summary.json").exists():
+        history = json.loads((run_dir / "run_summary.json").read_text()).get("log_history")
+    else:
+        states = sorted(run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[-1]))
+        if states:
+            history = json.loads(states[-1].read_text()).get("log_history")
+    rows = [
+        {"step": h["step"] - 1, "curriculum_level": h["curriculum/level"], "curriculum_stage": h.get("curriculum/stage")}
+        for h in history or [] if "curriculum/level" in h and "step" in h
+    ]
+    return pd.DataFrame(rows).drop_duplicates("step", keep="last").set_index("step") if rows else None
