@@ -1,5 +1,6 @@
 """Each benchmark script starts and prints its numbers (tiny sizes; benchmarks are not timed tests)."""
 
+import json
 import subprocess
 import sys
 
@@ -40,3 +41,35 @@ def test_bench_behaviour_starts(tmp_path, tiny_recipe, tiny_model_path):
     main(tiny_recipe + ["--max_steps", "1", "--eval_at_end", "false"])
     out = _run("bench/bench_behaviour.py", str(tmp_path / "run"), "--min_rows", "50", "--repeats", "1")
     assert "completions/s" in out
+
+
+def _bench(name):
+    import runpy
+
+    return runpy.run_path(str(REPO / "bench" / name))
+
+
+def test_bench_prompts_counts_what_rl_could_reinforce(tokenizer):
+    bench = _bench("bench_prompts.py")
+    rows = [{"nums": [3, 7], "target": 10}] * 4
+    completions = ["no answer", "</think> <answer> 1 + 2 </answer>", "<answer> 3 * 2 </answer>", "<answer> 7 + 3 </answer>"]
+    assert bench["counts"](completions, rows) == {
+        "answer block": 0.75, "uses a puzzle number": 0.5, "uses exactly the numbers": 0.25, "solves it": 0.25}
+    text = bench["prompt"](tokenizer, "restate_two_numbers_try", [22, 12], 10)
+    assert text.endswith("<think> I have the numbers 22 and 12 and need 10.") and "(1 + 2) / 3" not in text
+
+
+def test_bench_seeds_table_has_the_spread(tmp_path):
+    bench = _bench("bench_seeds.py")
+    for seed, (reward, accuracy) in enumerate([(0.2, 0.0), (0.4, 0.125)]):
+        run = tmp_path / f"seed-{seed}"
+        (run / "eval").mkdir(parents=True)
+        (run / "run_summary.json").write_text(json.dumps({"seconds": 600, "log_history": [
+            {"step": 1, "reward": 0.0}, {"step": 2, "reward": reward}, {"step": 2, "train_runtime": 1}]}))
+        (run / "eval" / "final.json").write_text(json.dumps(
+            {"accuracy": accuracy, "num_prompts": 32, "format_rate": 0.5, "mean_length": 30.0}))
+    rows = [bench["seed_row"](seed, tmp_path / f"seed-{seed}") for seed in (0, 1)]
+    table = bench["table"](rows)
+    assert "| 1 | 0.000 | 0.400 | 0.125 (" in table and "| mean ± sd | 0.000 ± 0.000 | 0.300 ± 0.141 |" in table
+    bench["plot"](rows, tmp_path / "reward.png")
+    assert (tmp_path / "reward.png").stat().st_size > 5_000
