@@ -1,0 +1,90 @@
+"""The shared-prefix training pass equals TRL's unshared one: per-token log-probs and every gradient (fp32)."""
+
+import pytest
+import torch
+
+from r1lite.models import tiny_model
+from r1lite.training.shared_prefix import pack, packed_logits, prompt_groups, why_not
+
+
+def _batch(pad: int, generator: torch.Generator, prompt_lengths=(7, 4), group=3, C=6, vocab=400):
+    """TRL's layout: prompts left-padded to P, completions right-padded to C; rows of a prompt shuffled."""
+    P = max(prompt_lengths)
+    rows = []
+    for lp in prompt_lengths:
+        prompt = torch.randint(5, vocab, (lp,), generator=generator)
+        for _ in range(group):
+            length = int(torch.randint(1, C + 1, (1,), generator=generator))
+            completion = torch.randint(5, vocab, (length,), generator=generator)
+            ids = torch.cat([torch.full((P - lp,), pad), prompt, completion, torch.full((C - length,), pad)])
+            mask = torch.cat([torch.zeros(P - lp), torch.ones(lp), torch.ones(length), torch.zeros(C - length)])
+            rows.append((ids, mask.long()))
+    order = torch.randperm(len(rows), generator=generator)  # TRL shuffles rows within a generation batch
+    ids = torch.stack([rows[i][0] for i in order])  # (B, P+C)
+    mask = torch.stack([rows[i][1] for i in order])  # (B, P+C)
+    return ids, mask, C
+
+
+def _unshared_logps(model, ids, mask, C):
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=C + 1).logits[:, :-1]  # (B, C, V), TRL's path
+    return torch.log_softmax(logits.float(), -1).gather(-1, ids[:, -C:, None]).squeeze(-1)  # (B, C)
+
+
+def _shared_logps(model, ids, mask, C):
+    groups = prompt_groups(ids[:, :-C], mask[:, :-C])
+    logits = packed_logits(model, ids, mask, C, groups, autocast=_no_autocast)
+    return torch.log_softmax(logits.float(), -1).gather(-1, ids[:, -C:, None]).squeeze(-1)  # (B, C)
+
+
+class _no_autocast:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("architecture", ["llama", "qwen2"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_log_probs_and_gradients_equal_the_unshared_pass(tokenizer, architecture, attention):
+    torch.manual_seed(0)
+    model = tiny_model(tokenizer, architecture=architecture, hidden_size=64, intermediate_size=128, num_layers=2,
+                       num_heads=4, num_kv_heads=2).float()
+    model.config._attn_implementation = attention
+    ids, mask, C = _batch(tokenizer.pad_token_id, torch.Generator().manual_seed(1))
+    completion_mask = mask[:, -C:].float()  # (B, C)
+
+    reference = _unshared_logps(model, ids, mask, C)  # (B, C)
+    (reference * completion_mask).sum().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+
+    shared = _shared_logps(model, ids, mask, C)  # (B, C)
+    (shared * completion_mask).sum().backward()
+    assert (shared - reference).mul(completion_mask).abs().max() < 1e-5
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param.grad, grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_packing_layout():
+    # two prompts (lengths 2 and 1), completions of 2 tokens; row order mixes the groups
+    ids = torch.tensor([[0, 8, 9, 1, 2], [0, 8, 9, 3, 0], [0, 0, 7, 4, 5]])  # (B=3, P=3 + C=2)
+    mask = torch.tensor([[0, 1, 1, 1, 1], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1]])
+    groups = prompt_groups(ids[:, :3], mask[:, :3])
+    assert groups == [[0, 1], [2]]
+    packed, attend, positions, index = pack(ids, mask, 2, groups)
+    assert packed.tolist() == [[8, 9, 1, 2, 3, 0], [7, 4, 5, 0, 0, 0]]
+    assert positions[0].tolist() == [0, 1, 2, 3, 2, 3]  # each completion continues from the prompt
+    L = packed.size(1)
+    assert (index % L).tolist() == [[1, 2], [1, 4], [0, 1]]  # token 0 predicted by the prompt's last position
+    a = attend[0, 0]
+    assert a[4].tolist() == [True, True, False, False, True, False]  # completion 2 sees the prompt and itself only
+    assert a[5, :5].tolist() == [True, True, False, False, True]  # a padded query: nothing of the padding
+
+
+def test_attention_without_4d_masks_falls_back(tokenizer):
+    model = tiny_model(tokenizer)
+    model.config._attn_implementation = "flash_attention_2"
+    assert "4D mask" in why_not(model)
+    model.config._attn_implementation = "sdpa"
+    assert why_not(model) is None
