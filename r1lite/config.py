@@ -215,6 +215,15 @@ class R1ZeroConfig(GRPOConfig):
             "all-positions fallback. No effect on CUDA, where TRL already does this."
         },
     )
+    shared_prefix: bool = field(
+        default=True,
+        metadata={
+            "help": "Training pass with shared prefixes: the completions of one prompt are packed into one sequence "
+            "after a single copy of the prompt (a 4D attention mask keeps them apart), so each prompt is computed once "
+            "per group, not once per completion; the same log-probabilities and gradients as TRL's pass. Falls back "
+            "to TRL's pass, with one log line, for attention implementations without 4D masks (flash attention)."
+        },
+    )
     rollout_log: bool = field(
         default=True,
         metadata={"help": "Write every completion with its rewards and advantage to <output_dir>/rollouts/."},

@@ -14,6 +14,9 @@ are equal (up to float rounding: tests/test_shared_prefix.py compares them again
 the prompt is computed once per group (Prefix Grouper, arXiv 2506.05433, does this with a custom
 attention kernel; a 4D mask does it with the model's own attention).
 
+Dropout (LoRA's ``lora_dropout``, say) draws its masks over the packed tensors, so with dropout on
+the two passes agree in distribution, not bit for bit.
+
 Applies when the model takes a 4D mask (attention "sdpa" or "eager") and at least two rows of the
 batch share a prompt; otherwise the caller falls back to TRL's path (``why_not`` says why).
 """

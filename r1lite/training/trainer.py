@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import random
 
@@ -63,9 +64,12 @@ from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
 from r1lite.training.dynamic_sampling import merge, signal_rows
+from r1lite.training.shared_prefix import packed_logits, prompt_groups, why_not
 from r1lite.task.evaluation import stop_criteria
 from r1lite.models import free_memory
 from r1lite.training.trl_contract import use_triton, verify
+
+logger = logging.getLogger(__name__)
 
 
 class R1ZeroTrainer(GRPOTrainer):
@@ -147,6 +151,10 @@ class R1ZeroTrainer(GRPOTrainer):
         self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
         compute_aux_loss=False, **multimodal,
     ):
+        groups = self._shared_prefix_groups(model, input_ids, attention_mask, logits_to_keep, compute_aux_loss, multimodal)
+        if groups is not None:
+            return self._shared_prefix_logps(model, input_ids, attention_mask, logits_to_keep, groups, batch_size,
+                                             compute_entropy)
         if (
             not self.args.completion_only_logits
             or use_triton(input_ids.device)
@@ -177,6 +185,62 @@ class R1ZeroTrainer(GRPOTrainer):
                         all_entropies.append(entropy_from_logits(logits))  # (b, C)
         logps = torch.cat(all_logps, dim=0)  # (B, C)
         entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None  # (B, C)
+        return logps, entropies, None
+
+    def _shared_prefix_groups(self, model, input_ids, attention_mask, logits_to_keep, compute_aux_loss, multimodal):
+        """The rows of each prompt when the shared-prefix pass applies, else None (the reason logged once)."""
+        if not self.args.shared_prefix:
+            return None
+        reason = why_not(model)
+        if reason is None and (compute_aux_loss or any(v is not None for v in multimodal.values())):
+            reason = "multimodal inputs or an auxiliary loss"
+        if reason is not None:
+            if not getattr(self, "_shared_prefix_said", False):
+                logger.warning("shared prefixes off, TRL's training pass runs instead: %s", reason)
+                self._shared_prefix_said = True
+            return None
+        groups = prompt_groups(input_ids[:, :-logits_to_keep], attention_mask[:, :-logits_to_keep])
+        if len(groups) == input_ids.size(0):
+            return None  # no prompt appears twice in this batch: nothing to share
+        if not getattr(self, "_shared_prefix_said", False):
+            logger.info("training pass with shared prefixes: %d rows in %d prompt groups", input_ids.size(0), len(groups))
+            self._shared_prefix_said = True
+        return groups
+
+    def _shared_prefix_logps(self, model, input_ids, attention_mask, logits_to_keep, groups, batch_size, compute_entropy):
+        """Per-token log-probs (and entropies) of the completions from packed groups (r1lite.training.shared_prefix)."""
+        entropy_grad = bool(getattr(self.args, "entropy_coef", 0.0)) or getattr(self.args, "use_adaptive_entropy", False)
+        batch_size = batch_size or input_ids.size(0)
+        entropies = None
+        chunk: list[list[int]] = []
+        chunks = []
+        for rows in groups:  # whole groups, about batch_size rows at a time
+            if chunk and sum(map(len, chunk)) + len(rows) > batch_size:
+                chunks.append(chunk)
+                chunk = []
+            chunk.append(rows)
+        chunks.append(chunk)
+        parts, entropy_parts, order = [], [], []
+        for chunk in chunks:
+            rows = [r for g in chunk for r in g]
+            local = {r: i for i, r in enumerate(rows)}
+            ids, mask = input_ids[rows], attention_mask[rows]  # (b, P+C)
+            logits = packed_logits(model, ids, mask, logits_to_keep, [[local[r] for r in g] for g in chunk],
+                                   self.accelerator.autocast)  # (b, C, V)
+            logits = logits.float() / self.temperature
+            parts.append(selective_log_softmax(logits, ids[:, -logits_to_keep:]))  # (b, C)
+            if compute_entropy:
+                if entropy_grad:
+                    entropy_parts.append(entropy_from_logits(logits))  # (b, C)
+                else:
+                    with torch.no_grad():
+                        entropy_parts.append(entropy_from_logits(logits))  # (b, C)
+            order += rows
+        inverse = torch.empty(len(order), dtype=torch.long, device=input_ids.device)
+        inverse[torch.tensor(order, device=input_ids.device)] = torch.arange(len(order), device=input_ids.device)
+        logps = torch.cat(parts)[inverse]  # (B, C) back in the batch's row order
+        if compute_entropy:
+            entropies = torch.cat(entropy_parts)[inverse]  # (B, C)
         return logps, entropies, None
 
     def _generate(self, prompts: list):
