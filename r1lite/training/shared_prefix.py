@@ -122,3 +122,30 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     flat = logits.reshape(-1, logits.size(-1))  # (G*(L-first), V)
     g, pos = index // L, index % L - first  # (B, C) each
     return flat[(g * (L - first) + pos).reshape(-1)].reshape(index.size(0), index.size(1), -1)  # (B, C, V)
+
+
+def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
+    """``generate(...)`` with each distinct prompt prefilled once, its cache copied to every row of its group.
+
+    The prefill covers all but the last prompt token (``generate`` then runs that one and decodes);
+    the cache is expanded along the batch (``DynamicCache.batch_select_indices``), so decoding is the
+    same as before. Falls back to plain ``generate`` when no prompt repeats, or when the generation
+    config asks for a cache of its own kind."""
+    groups = prompt_groups(input_ids, attention_mask)
+    config = kwargs.get("generation_config")
+    if (
+        len(groups) == input_ids.size(0)
+        or input_ids.size(1) < 2
+        or kwargs.get("past_key_values") is not None
+        or getattr(config, "cache_implementation", None) is not None
+    ):
+        return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+    owner = torch.empty(input_ids.size(0), dtype=torch.long, device=input_ids.device)  # (B,) row -> group
+    for g, rows in enumerate(groups):
+        owner[rows] = g
+    first = [rows[0] for rows in groups]
+    with torch.no_grad():
+        cache = model(input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1], use_cache=True,
+                      logits_to_keep=1).past_key_values  # (U, heads, P-1, d) per layer
+    cache.batch_select_indices(owner)  # (B, heads, P-1, d) per layer
+    return generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache, **kwargs)

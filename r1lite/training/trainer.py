@@ -50,7 +50,6 @@ computes them over the whole gathered batch, so every rank logs the same numbers
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -64,7 +63,7 @@ from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
 from r1lite.training.dynamic_sampling import merge, signal_rows
-from r1lite.training.shared_prefix import packed_logits, prompt_groups, why_not
+from r1lite.training.shared_prefix import generate_with_shared_prefill, packed_logits, prompt_groups, why_not
 from r1lite.task.evaluation import stop_criteria
 from r1lite.models import free_memory
 from r1lite.training.trl_contract import use_triton, verify
@@ -91,16 +90,25 @@ class R1ZeroTrainer(GRPOTrainer):
         verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
 
     def _generate_single_turn(self, *args, **kwargs):
-        """TRL's generation, with the stop strings as a stopping criterion of ``generate`` (HF path; vLLM
-        stops through its sampling parameters), and an EOS after each row that a stop string ended."""
-        if not self.args.stop_strings:
-            return super()._generate_single_turn(*args, **kwargs)
-        if self._stopping is None or self.use_vllm:
+        """TRL's generation (HF path) with each distinct prompt prefilled once for its group (``shared_prefix``)
+        and the stop strings as a stopping criterion of ``generate``; vLLM stops through its sampling parameters
+        and shares prefixes through its prefix cache. An EOS goes after each row that a stop string ended."""
+        stopping = self._stopping if not self.use_vllm else None
+        shared = self.args.shared_prefix and not self.use_vllm
+        if stopping is None and not shared:
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
         else:
             model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
             own = model.__dict__.get("generate")
-            model.generate = functools.partial(model.generate, stopping_criteria=self._stopping)
+            plain = model.generate
+            extra = {"stopping_criteria": stopping} if stopping is not None else {}
+
+            def generate(**inputs):
+                if shared and "input_ids" in inputs and "attention_mask" in inputs and len(inputs) <= 3:  # text only
+                    return generate_with_shared_prefill(model, plain, **inputs, **extra)
+                return plain(**inputs, **extra)
+
+            model.generate = generate
             try:
                 completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
             finally:
@@ -109,9 +117,11 @@ class R1ZeroTrainer(GRPOTrainer):
                 else:
                     model.generate = own
             pad = self._tokenizer.pad_token_id
-            if pad is not None and pad not in self.eos_token_ids:
+            if stopping is not None and pad is not None and pad not in self.eos_token_ids:
                 # A stopped row is padded to the batch's length; TRL masks after EOS only, so drop the padding here.
                 completion_ids = [_strip_trailing(ids, pad) for ids in completion_ids]
+        if not self.args.stop_strings:
+            return completion_ids, logprobs
         return self._end_stopped_rows(completion_ids, logprobs)
 
     def release_vllm(self) -> None:
