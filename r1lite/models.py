@@ -201,6 +201,15 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def peak_memory_gb() -> float:
+    """This process's peak memory in GiB: on a GPU the most ``max_memory_allocated``, on a CPU the peak resident set."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
+
+
 def training_dtype(model_args) -> torch.dtype | str | None:
     """The dtype to load a model in for training, from a recipe's ``ModelConfig``.
 

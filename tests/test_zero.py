@@ -99,6 +99,7 @@ def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_pa
     summary = zero.main(tiny_recipe + length_reward)
     run = tmp_path / "run"
     assert summary["steps"] == 2
+    assert 0.1 < summary["peak_memory_gb"] < 64  # written for the memory comparisons (bench/README.md)
     after = AutoModelForCausalLM.from_pretrained(run).state_dict()
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed, "no parameter changed after two GRPO steps"

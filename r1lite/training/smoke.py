@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import sys
 
 import torch
+
+from r1lite.models import peak_memory_gb
 
 SMOKE_DEFAULTS = ["--max_steps", "3", "--output_dir", "runs/smoke", "--eval_at_end", "false", "--eval_every", "0",
                   "--save_strategy", "no", "--logging_steps", "1", "--report_to", "none"]
@@ -67,12 +68,6 @@ def measure(summary: dict) -> dict:
             "saved model reloads": set(reloaded) == set(start),
         },
     }
-
-
-def peak_memory_gb() -> float:
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
 
 
 def format_report(report: dict) -> str:

@@ -18,7 +18,7 @@ from trl import ModelConfig, get_peft_config
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
 from r1lite.training.cpu import configure_cpu
 from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_dataset
-from r1lite.models import resolve_model_path
+from r1lite.models import peak_memory_gb, resolve_model_path
 from r1lite.task.record import write_task_record
 from r1lite.requirements import check_features, report_to_list
 from r1lite.training.run_folder import RunFolderResumeCallback, resume_point, run_folder_lock
@@ -146,6 +146,7 @@ def _train(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, ca
     summary = {
         "seconds": round(time.time() - start, 1),
         "steps": trainer.state.global_step,
+        "peak_memory_gb": round(peak_memory_gb(), 2),  # this process (rank 0): GPU allocated, or CPU resident
         "resumed_from_step": first_step,  # log_history covers the whole run; seconds only this process's part
         "log_history": trainer.state.log_history,
         "task": asdict(task),
