@@ -175,7 +175,6 @@ class R1ZeroTrainer(GRPOTrainer):
                 model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
                 compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal,
             )
-        entropy_grad = bool(getattr(self.args, "entropy_coef", 0.0)) or getattr(self.args, "use_adaptive_entropy", False)
         batch_size = batch_size or input_ids.size(0)
         all_logps, all_entropies = [], []
         for start in range(0, input_ids.size(0), batch_size):
@@ -184,18 +183,23 @@ class R1ZeroTrainer(GRPOTrainer):
             with self.accelerator.autocast():
                 # position t predicts token t+1, so C+1 positions cover the C completion tokens
                 logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=logits_to_keep + 1, use_cache=False).logits
-            logits = logits[:, :-1, :].float() / self.temperature  # (b, C, V)
-            targets = ids[:, -logits_to_keep:]  # (b, C)
-            all_logps.append(selective_log_softmax(logits, targets))  # (b, C)
-            if compute_entropy:
-                if entropy_grad:
-                    all_entropies.append(entropy_from_logits(logits))  # (b, C)
-                else:
-                    with torch.no_grad():
-                        all_entropies.append(entropy_from_logits(logits))  # (b, C)
+            logps, entropy = self._scored(logits[:, :-1, :], ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each
+            all_logps.append(logps)
+            all_entropies.append(entropy)
         logps = torch.cat(all_logps, dim=0)  # (B, C)
         entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None  # (B, C)
         return logps, entropies, None
+
+    def _scored(self, logits, targets, compute_entropy):
+        """(log-probs of targets, entropies or None), each (b, C), from completion logits (b, C, V) at TRL's temperature."""
+        logits = logits.float() / self.temperature  # (b, C, V)
+        logps = selective_log_softmax(logits, targets)  # (b, C)
+        if not compute_entropy:
+            return logps, None
+        if bool(getattr(self.args, "entropy_coef", 0.0)) or getattr(self.args, "use_adaptive_entropy", False):
+            return logps, entropy_from_logits(logits)  # (b, C), in the graph: an entropy term trains on it
+        with torch.no_grad():
+            return logps, entropy_from_logits(logits)  # (b, C)
 
     def _shared_prefix_groups(self, model, input_ids, attention_mask, logits_to_keep, compute_aux_loss, multimodal):
         """The rows of each prompt when the shared-prefix pass applies, else None (the reason logged once)."""
@@ -219,7 +223,6 @@ class R1ZeroTrainer(GRPOTrainer):
 
     def _shared_prefix_logps(self, model, input_ids, attention_mask, logits_to_keep, groups, batch_size, compute_entropy):
         """Per-token log-probs (and entropies) of the completions from packed groups (r1lite.training.shared_prefix)."""
-        entropy_grad = bool(getattr(self.args, "entropy_coef", 0.0)) or getattr(self.args, "use_adaptive_entropy", False)
         batch_size = batch_size or input_ids.size(0)
         entropies = None
         chunk: list[list[int]] = []
@@ -237,14 +240,9 @@ class R1ZeroTrainer(GRPOTrainer):
             ids, mask = input_ids[rows], attention_mask[rows]  # (b, P+C)
             logits = packed_logits(model, ids, mask, logits_to_keep, [[local[r] for r in g] for g in chunk],
                                    self.accelerator.autocast)  # (b, C, V)
-            logits = logits.float() / self.temperature
-            parts.append(selective_log_softmax(logits, ids[:, -logits_to_keep:]))  # (b, C)
-            if compute_entropy:
-                if entropy_grad:
-                    entropy_parts.append(entropy_from_logits(logits))  # (b, C)
-                else:
-                    with torch.no_grad():
-                        entropy_parts.append(entropy_from_logits(logits))  # (b, C)
+            logps, entropy = self._scored(logits, ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each
+            parts.append(logps)
+            entropy_parts.append(entropy)
             order += rows
         inverse = torch.empty(len(order), dtype=torch.long, device=input_ids.device)
         inverse[torch.tensor(order, device=input_ids.device)] = torch.arange(len(order), device=input_ids.device)
