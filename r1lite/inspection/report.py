@@ -232,8 +232,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
     df = load_rollouts(run_dir, reflection_words=words)
     steps = step_metrics(df)
     curriculum = curriculum_steps(run_dir)
-    if curriculum is not None:
+    if curriculum is not None:  # a step whose log lacks the level (an evaluation's record) keeps the one before
         steps = steps.join(curriculum, how="left")
+        steps[list(curriculum.columns)] = steps[list(curriculum.columns)].ffill()
     out = Path(out) if out is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
 
