@@ -159,6 +159,11 @@ class TaskConfig:
     def __post_init__(self) -> None:
         from r1lite.task.curriculum import from_task
 
+        if self.curriculum_levels and self.dataset_name != "countdown":
+            raise ConfigError(
+                f"curriculum_levels generate each level's puzzles, so they need dataset_name: countdown, not "
+                f"{self.dataset_name!r}; drop curriculum_levels (reward stages alone work with any data set)"
+            )
         self.curriculum = from_task(self)  # checks the ladder before anything loads
         if self.prompt_template not in PROMPT_TEMPLATES:
             raise ConfigError(

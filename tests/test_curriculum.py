@@ -27,6 +27,8 @@ TWO_LEVELS = ["--curriculum_levels", "2/20/1-50", "3/20/1-50"]
         (dict(curriculum_levels=["2/10/1-20"], curriculum_metric="reward"), "curriculum_metric='reward'"),
         (dict(curriculum_levels=["2/10/1-20"], curriculum_metric="steps"), "curriculum_steps"),
         (dict(curriculum_levels=["2/10/1-20"], curriculum_metric="steps", curriculum_steps=[5, 3]), "increasing"),
+        # levels are generated: a loaded data set would be silently ignored
+        (dict(curriculum_levels=["2/10/1-20"], dataset_name="data/my.jsonl"), "need dataset_name: countdown"),
     ],
 )
 def test_bad_curriculum_is_refused(fields, match):
