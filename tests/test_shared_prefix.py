@@ -157,5 +157,5 @@ def test_shared_prefill_generates_the_same_tokens(tokenizer, sample):
     torch.manual_seed(1)
     shared = generate_with_shared_prefill(model, counted, ids, mask, generation_config=config)
     assert torch.equal(shared, plain)
-    cache = calls[0]["past_key_values"]
+    cache = calls[0].get("cache", calls[0].get("past_key_values"))
     assert cache.get_seq_length() == P - 1 + 12 and cache.layers[0].keys.size(0) == 6  # prefilled for 2, used by 6

@@ -23,6 +23,8 @@ batch share a prompt; otherwise the caller falls back to TRL's path (``why_not``
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 SUPPORTED_ATTENTION = ("sdpa", "eager")
@@ -137,6 +139,7 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
         len(groups) == input_ids.size(0)
         or input_ids.size(1) < 2
         or kwargs.get("past_key_values") is not None
+        or kwargs.get("cache") is not None
         or getattr(config, "cache_implementation", None) is not None
     ):
         return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
@@ -144,8 +147,11 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     for g, rows in enumerate(groups):
         owner[rows] = g
     first = [rows[0] for rows in groups]
+    # transformers renamed past_key_values to cache during 5.x (the old name warns); use the model's own name
+    key = "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
     with torch.no_grad():
-        cache = model(input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1], use_cache=True,
-                      logits_to_keep=1).past_key_values  # (U, heads, P-1, d) per layer
+        out = model(input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1], use_cache=True,
+                    logits_to_keep=1)
+    cache = getattr(out, key)  # (U, heads, P-1, d) per layer
     cache.batch_select_indices(owner)  # (B, heads, P-1, d) per layer
-    return generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache, **kwargs)
+    return generate(input_ids=input_ids, attention_mask=attention_mask, **{key: cache}, **kwargs)
