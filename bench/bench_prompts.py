@@ -28,7 +28,7 @@ from r1lite.models import DEFAULT_MODEL, load_model_and_tokenizer
 from r1lite.task import countdown
 from r1lite.task import prompts as P
 from r1lite.task.evaluation import stop_criteria
-from rewards.countdown import equation_reward, extract_answer
+from rewards.countdown import equation_reward, extract_answer, uses_given_numbers
 
 INSTRUCTION_NO_EXAMPLE = P.INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
 EXAMPLES = {
@@ -67,7 +67,7 @@ def counts(completions: list[str], rows: list[dict]) -> dict[str, float]:
         block += 1
         literals = [int(x) for x in re.findall(r"\d+", answer)]
         one += any(x in row["nums"] for x in literals)
-        exact += sorted(literals) == sorted(row["nums"])
+        exact += uses_given_numbers(literals, row["nums"])
     solved = equation_reward(None, completions, nums=[r["nums"] for r in rows], target=[r["target"] for r in rows])
     return {"answer block": block / n, "uses a puzzle number": one / n, "uses exactly the numbers": exact / n,
             "solves it": sum(v == 1.0 for v in solved) / n}
@@ -86,7 +86,7 @@ def main() -> None:
     tokenizer.padding_side = "left"
     puzzles = countdown.heldout(args.puzzles, min_numbers=2, max_numbers=2, max_number=30, target_range=(1, 60)).to_list()
     rows = [row for row in puzzles for _ in range(args.samples)]
-    print(f"| prompt | answer block | uses a puzzle number | uses exactly the numbers | solves it | seconds |")
+    print("| prompt | answer block | uses a puzzle number | uses exactly the numbers | solves it | seconds |")
     print("|---|---|---|---|---|---|")
     for variant in args.variants:
         torch.manual_seed(args.seed)

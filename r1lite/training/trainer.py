@@ -87,6 +87,7 @@ class R1ZeroTrainer(GRPOTrainer):
         if self.args.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
             self._stopping = stop_criteria(self._tokenizer, self.args.stop_strings)
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
+        self._shared_prefix_said = False  # which training pass runs is logged once
         verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
 
     def _generate_single_turn(self, *args, **kwargs):
@@ -104,7 +105,7 @@ class R1ZeroTrainer(GRPOTrainer):
             extra = {"stopping_criteria": stopping} if stopping is not None else {}
 
             def generate(**inputs):
-                if shared and "input_ids" in inputs and "attention_mask" in inputs and len(inputs) <= 3:  # text only
+                if shared and set(inputs) == {"input_ids", "attention_mask", "generation_config"}:  # text only
                     return generate_with_shared_prefill(model, plain, **inputs, **extra)
                 return plain(**inputs, **extra)
 
@@ -209,14 +210,14 @@ class R1ZeroTrainer(GRPOTrainer):
         if reason is None and (compute_aux_loss or any(v is not None for v in multimodal.values())):
             reason = "multimodal inputs or an auxiliary loss"
         if reason is not None:
-            if not getattr(self, "_shared_prefix_said", False):
+            if not self._shared_prefix_said:
                 logger.warning("shared prefixes off, TRL's training pass runs instead: %s", reason)
                 self._shared_prefix_said = True
             return None
         groups = prompt_groups(input_ids[:, :-logits_to_keep], attention_mask[:, :-logits_to_keep])
         if len(groups) == input_ids.size(0):
             return None  # no prompt appears twice in this batch: nothing to share
-        if not getattr(self, "_shared_prefix_said", False):
+        if not self._shared_prefix_said:
             logger.info("training pass with shared prefixes: %d rows in %d prompt groups", input_ids.size(0), len(groups))
             self._shared_prefix_said = True
         return groups
@@ -224,7 +225,6 @@ class R1ZeroTrainer(GRPOTrainer):
     def _shared_prefix_logps(self, model, input_ids, attention_mask, logits_to_keep, groups, batch_size, compute_entropy):
         """Per-token log-probs (and entropies) of the completions from packed groups (r1lite.training.shared_prefix)."""
         batch_size = batch_size or input_ids.size(0)
-        entropies = None
         chunk: list[list[int]] = []
         chunks = []
         for rows in groups:  # whole groups, about batch_size rows at a time
@@ -247,8 +247,7 @@ class R1ZeroTrainer(GRPOTrainer):
         inverse = torch.empty(len(order), dtype=torch.long, device=input_ids.device)
         inverse[torch.tensor(order, device=input_ids.device)] = torch.arange(len(order), device=input_ids.device)
         logps = torch.cat(parts)[inverse]  # (B, C) back in the batch's row order
-        if compute_entropy:
-            entropies = torch.cat(entropy_parts)[inverse]  # (B, C)
+        entropies = torch.cat(entropy_parts)[inverse] if compute_entropy else None  # (B, C)
         return logps, entropies, None
 
     def _generate(self, prompts: list):
