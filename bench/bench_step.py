@@ -1,16 +1,23 @@
-"""Where a GRPO step's time goes: generation tokens/s and the training pass's GFLOP/s against the matmul ceiling.
+"""Where a GRPO step's time goes, with and without shared prefixes, beside the floor the FLOP count gives.
 
-Measured in one process, on the recipe's model and prompts:
+Measured in one process, on the recipe's model and prompts (``--rows`` rows, groups of the recipe's
+``num_generations`` completions of one prompt), in fp32 or under bf16 autocast (``--dtype``):
   1. the ceiling: an n x n matrix multiply in fp32 and bf16 (GFLOP/s, best of 5);
-  2. generation: ``--rows`` sequences from the recipe's prompts, up to ``--new_tokens`` tokens, HF
-     ``generate`` as TRL calls it (sampling, KV cache): tokens/s counting every row and decoding
-     step, ms per decoding step, and the same with generation stopping at ``</answer>``;
-  3. the training pass: forward + backward + AdamW over ``--rows`` x (prompt + ``--new_tokens``)
-     tokens, loss on the completion positions only (as r1lite computes it): seconds, model FLOPs
-     (6 x parameters x tokens + attention) and achieved GFLOP/s as a share of the fp32 ceiling.
-Each timing is the median of ``--repeats`` runs after one warm-up.
+  2. prefill: the prompts through the model with a KV cache; unshared, every row (as TRL does);
+     shared, each distinct prompt once, its cache copied to the rows of its group;
+  3. generation: HF ``generate`` as TRL calls it (sampling), exactly ``--new_tokens`` tokens per row,
+     from the unshared and the shared prefill; decode = generation - prefill;
+  4. the training pass: forward + backward + AdamW, loss on the completion positions only;
+     unshared, ``rows`` x (prompt + completion) tokens; shared, each group packed into one sequence
+     (r1lite/training/shared_prefix.py).
+Each timing is the median of ``--repeats`` runs after one warm-up. The floor of each part is its
+model FLOPs (6 x parameters x tokens for training, 2 x for inference, plus the attention score and
+value products a causal mask needs; the LM head only where logits are used) divided by the matmul
+ceiling of the dtype it runs in.
 
-    python bench/bench_step.py                       # default recipe: SmolLM2-135M, 16 rows, 96 tokens
+    python bench/bench_step.py                                    # default recipe, bf16 where the CPU has it
+    python bench/bench_step.py --dtype float32
+    python bench/bench_step.py -- --prompt_template chat_few_shot  # recipe overrides after --
     python bench/bench_step.py --config configs/tiny/zero.yaml --repeats 1
 """
 
@@ -29,6 +36,7 @@ import torch  # noqa: E402
 
 
 def matmul_ceiling(dtype: torch.dtype, n: int, device: str = "cpu") -> float:
+    """GFLOP/s of an n x n matrix multiply in `dtype` (best of 5)."""
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     a @ b
@@ -44,16 +52,44 @@ def matmul_ceiling(dtype: torch.dtype, n: int, device: str = "cpu") -> float:
     return 2 * n**3 / best / 1e9
 
 
-def train_flops(model, rows: int, prompt_len: int, new_tokens: int) -> float:
-    """Forward+backward FLOPs: 6 x (non-embedding parameters) per token, LM head on completion positions,
-    plus causal attention (QK^T and AV, 6 x 2 x layers x T^2/2 x width per row)."""
+def model_sizes(model) -> tuple[int, int, int, int]:
+    """(non-embedding parameters, LM head parameters, layers, hidden width)."""
     cfg = model.config
-    seq = prompt_len + new_tokens
     embed = model.get_input_embeddings().weight.numel()
-    body = sum(p.numel() for p in model.parameters()) - embed  # tied head counted below, on completions only
-    head = cfg.vocab_size * cfg.hidden_size
-    attention = 6 * 2 * cfg.num_hidden_layers * (seq * seq / 2) * cfg.hidden_size
-    return rows * (6 * body * seq + 6 * head * (new_tokens + 1) + attention)
+    body = sum(p.numel() for p in model.parameters()) - embed  # a tied head is counted apart, where used
+    return body, cfg.vocab_size * cfg.hidden_size, cfg.num_hidden_layers, cfg.hidden_size
+
+
+def forward_flops(model, tokens: int, scored: int, attention_pairs: float) -> float:
+    """Forward FLOPs: 2 x body parameters per token, the head on `scored` positions, QK^T and AV per attended pair."""
+    body, head, layers, width = model_sizes(model)
+    return 2 * body * tokens + 2 * head * scored + 2 * 2 * layers * attention_pairs * width
+
+
+def causal(n: int) -> float:
+    """(query, key) pairs a causal mask lets n tokens attend."""
+    return n * (n + 1) / 2
+
+
+def train_flops(model, rows: int, prompt_len: int, new_tokens: int) -> float:
+    """Forward + backward FLOPs (3 x forward) of `rows` rows of prompt + completion, the head on the completions."""
+    seq = prompt_len + new_tokens
+    return 3 * forward_flops(model, rows * seq, rows * (new_tokens + 1), rows * causal(seq))
+
+
+def part_flops(model, groups: int, size: int, prompt: int, new: int) -> dict[str, float]:
+    """FLOPs of each part, unshared and shared, for `groups` groups of `size` rows, prompt and completion lengths."""
+    rows = groups * size
+    decode_pairs = sum(prompt + t for t in range(new))  # token t attends to the prompt and the t before it
+    completion_pairs = prompt * new + causal(new)  # a completion attends to its prompt and itself
+    return {
+        "prefill": forward_flops(model, rows * prompt, rows, rows * causal(prompt)),
+        "prefill shared": forward_flops(model, groups * prompt, groups, groups * causal(prompt)),
+        "decode": forward_flops(model, rows * new, rows * new, rows * decode_pairs),
+        "training pass": train_flops(model, rows, prompt, new),
+        "training pass shared": 3 * forward_flops(model, groups * prompt + rows * new, rows * (new + 1),
+                                                  groups * causal(prompt) + rows * completion_pairs),
+    }
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -66,103 +102,120 @@ def timed(fn, repeats: int) -> list[float]:
     return times
 
 
-def training_pass(model, batch, tokenizer, a) -> tuple[float, float]:
-    """Median seconds of forward + backward + AdamW over the rows, and the model FLOPs of one pass."""
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
-    ids = torch.cat([batch["input_ids"], torch.randint(0, tokenizer.vocab_size, (a.rows, a.new_tokens))], dim=1)  # (B, P+C)
-    mask = torch.cat([batch["attention_mask"], torch.ones(a.rows, a.new_tokens, dtype=torch.long)], dim=1)  # (B, P+C)
-
-    def train_step():
-        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=a.new_tokens + 1, use_cache=False).logits  # (B, C+1, V)
-        logps = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, C, V)
-        loss = -logps.gather(-1, ids[:, -a.new_tokens:, None]).mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    times = timed(train_step, a.repeats)
-    return statistics.median(times), train_flops(model, a.rows, batch["input_ids"].shape[1], a.new_tokens)
-
-
 def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    overrides = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default=None, help="zero recipe (default: the default recipe)")
-    p.add_argument("--rows", type=int, default=16, help="sequences per generation batch / training pass")
-    p.add_argument("--new_tokens", type=int, default=96, help="completion tokens")
+    p.add_argument("--rows", type=int, default=16, help="rows per generation batch / training pass")
+    p.add_argument("--new_tokens", type=int, default=96, help="completion tokens per row")
+    p.add_argument("--dtype", choices=["bfloat16", "float32"], default=None,
+                   help="compute dtype (default: the recipe's, i.e. bf16 autocast where bf16: true and the CPU has it)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--matmul_n", type=int, default=1024)
-    p.add_argument("--skip_train", action="store_true", help="generation only (e.g. to compare --rows)")
     a = p.parse_args(argv)
 
-    from r1lite.training import zero
-    from r1lite.training.cpu import configure_cpu
     from r1lite.task.data import build_datasets
     from r1lite.models import load_tokenizer, resolve_model_path
-    from transformers import StopStringCriteria
+    from r1lite.training import zero
+    from r1lite.training.cpu import configure_cpu
+    from r1lite.training.shared_prefix import cache_name, generate_with_shared_prefill, packed_logits, prompt_groups
 
-    task, training, model_args = zero.parse_args(["--config", a.config] if a.config else [])
-    configure_cpu(training)
+    task, training, model_args = zero.parse_args((["--config", a.config] if a.config else []) + overrides)
+    configure_cpu(training)  # threads, and bf16 off where the CPU emulates it
+    dtype = torch.bfloat16 if (a.dtype or ("bfloat16" if training.bf16 else "float32")) == "bfloat16" else torch.float32
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)  # noqa: E731
     path = resolve_model_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
     tokenizer.padding_side = "left"
     train, _ = build_datasets(task, tokenizer)
-    prompts = [train[i % len(train)]["prompt"] for i in range(a.rows // 8 or 1) for _ in range(8)][: a.rows]
-    model = zero.load_policy(model_args)
+    size = training.num_generations
+    groups = max(1, a.rows // size)
+    prompts = [train[i]["prompt"] for i in range(groups) for _ in range(size)]  # (rows,) groups of one prompt
+    model = zero.load_policy(model_args)  # fp32 master weights, as in training
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
-    prompt_len = batch["input_ids"].shape[1]
-
-    fp32 = matmul_ceiling(torch.float32, a.matmul_n)
-    bf16 = matmul_ceiling(torch.bfloat16, a.matmul_n)
-
-    # 2. generation
-    steps_done = []
-
-    def generate(stop: bool = False):
-        torch.manual_seed(0)
-        kwargs = dict(stopping_criteria=[StopStringCriteria(tokenizer, ["</answer>"])]) if stop else {}
-        with torch.no_grad():
-            out = model.generate(**batch, max_new_tokens=a.new_tokens, do_sample=True, temperature=1.0, top_k=None,
-                                 top_p=1.0, pad_token_id=tokenizer.pad_token_id, **kwargs)
-        steps_done.append(out.shape[1] - prompt_len)
+    ids, mask = batch["input_ids"], batch["attention_mask"]  # (B, P) each, left-padded
+    B, P, C = ids.size(0), ids.size(1), a.new_tokens
+    ceilings = {torch.float32: matmul_ceiling(torch.float32, a.matmul_n),
+                torch.bfloat16: matmul_ceiling(torch.bfloat16, a.matmul_n)}
 
     model.eval()
-    gen_times = timed(generate, a.repeats)
-    gen_steps = statistics.median(steps_done[1:])
-    steps_done.clear()
-    stop_times = timed(lambda: generate(stop=True), a.repeats)
-    stop_steps = statistics.median(steps_done[1:])
+    first = [rows[0] for rows in prompt_groups(ids, mask)]
+    owner = torch.arange(B) // size  # (B,) row -> its group's index in `first`
 
-    # 3. training pass
-    t_train = flops = float("nan")
-    if not a.skip_train:
-        t_train, flops = training_pass(model, batch, tokenizer, a)
-    t_gen, t_stop = statistics.median(gen_times), statistics.median(stop_times)
-    result = {
-        "matmul_fp32_gflops": fp32,
-        "matmul_bf16_gflops": bf16,
-        "generate_s": t_gen,
-        "generate_steps": gen_steps,
-        "generate_tokens_per_s": a.rows * gen_steps / t_gen,
-        "ms_per_decode_step": 1000 * t_gen / gen_steps,
-        "generate_stop_s": t_stop,
-        "generate_stop_steps": stop_steps,
-        "train_s": t_train,
-        "train_gflops": flops / t_train / 1e9,
-        "train_share_of_fp32_ceiling": flops / t_train / 1e9 / fp32,
-    }
-    print("command: python " + " ".join(shlex.quote(x) for x in sys.argv))
-    print(f"model {model_args.model_name_or_path}, {a.rows} rows, prompt {prompt_len} tokens (padded), "
-          f"{a.new_tokens} new tokens, {torch.get_num_threads()} threads, dtype {next(model.parameters()).dtype}, "
-          f"medians of {a.repeats}")
-    print(f"matmul {a.matmul_n}^2          fp32 {fp32:8.1f} GFLOP/s   bf16 {bf16:8.1f} GFLOP/s")
-    print(f"generate               {t_gen:8.2f} s  {gen_steps:.0f} decoding steps  {result['ms_per_decode_step']:.0f} ms/step  "
-          f"{result['generate_tokens_per_s']:.0f} tokens/s")
-    print(f"generate, stop at </answer> {t_stop:8.2f} s  {stop_steps:.0f} decoding steps")
-    if not a.skip_train:
-        print(f"training pass          {t_train:8.2f} s  {flops / 1e9:.0f} GFLOP  {result['train_gflops']:.1f} GFLOP/s  "
-              f"= {100 * result['train_share_of_fp32_ceiling']:.0f}% of the fp32 matmul ceiling")
-    return result
+    def prefill(shared: bool):
+        with torch.no_grad(), autocast():
+            if not shared:
+                return model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
+            out = model(input_ids=ids[first], attention_mask=mask[first], use_cache=True, logits_to_keep=1)
+            getattr(out, cache_name(model)).batch_select_indices(owner)  # (B, heads, P, d) per layer
+            return out
+
+    def generate(shared: bool):
+        torch.manual_seed(0)
+        call = dict(max_new_tokens=C, min_new_tokens=C, do_sample=True, temperature=1.0, top_k=None, top_p=1.0,
+                    pad_token_id=tokenizer.pad_token_id)
+        with torch.no_grad(), autocast():
+            if shared:
+                return generate_with_shared_prefill(model, model.generate, ids, mask, **call)
+            return model.generate(input_ids=ids, attention_mask=mask, **call)
+
+    times = {}
+    for shared in (False, True):
+        suffix = " shared" if shared else ""
+        times["prefill" + suffix] = statistics.median(timed(lambda: prefill(shared), a.repeats))
+        completions = generate(shared)[:, P:]  # (B, C) the completions trained on below
+        times["generation" + suffix] = statistics.median(timed(lambda: generate(shared), a.repeats))
+        times["decode" + suffix] = times["generation" + suffix] - times["prefill" + suffix]
+
+    full_ids = torch.cat([ids, completions], dim=1)  # (B, P+C)
+    full_mask = torch.cat([mask, torch.ones_like(completions)], dim=1)  # (B, P+C)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    group_rows = [list(range(g * size, (g + 1) * size)) for g in range(groups)]
+
+    def train_step(shared: bool):
+        if shared:
+            logits = packed_logits(model, full_ids, full_mask, C, group_rows, autocast)  # (B, C, V)
+        else:
+            with autocast():
+                logits = model(input_ids=full_ids, attention_mask=full_mask, logits_to_keep=C + 1, use_cache=False).logits[:, :-1]  # (B, C, V)
+        logps = torch.log_softmax(logits.float(), dim=-1)  # (B, C, V)
+        loss = -logps.gather(-1, full_ids[:, -C:, None]).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    times["training pass"] = statistics.median(timed(lambda: train_step(False), a.repeats))
+    times["training pass shared"] = statistics.median(timed(lambda: train_step(True), a.repeats))
+
+    flops = part_flops(model, groups, size, int(mask.sum(1).max()), C)
+    ceiling = ceilings[dtype]
+    name = "bf16" if dtype == torch.bfloat16 else "fp32"
+    print("command: python bench/bench_step.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]))
+    print(f"model {model_args.model_name_or_path}, {groups} prompts x {size} completions, prompt {P} tokens (padded), "
+          f"{C} new tokens, {torch.get_num_threads()} threads, {name}, medians of {a.repeats}; "
+          f"matmul {a.matmul_n}^2: fp32 {ceilings[torch.float32]:.0f}, bf16 {ceilings[torch.bfloat16]:.0f} GFLOP/s")
+    print()
+    print(f"| part | TRL's path s | shared s | ratio | floor s (TRL's / shared, {name} ceiling) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    rows_out = {}
+    for part, flop_key in (("prefill", "prefill"), ("decode", "decode"), ("training pass", "training pass")):
+        plain, shared = times[part], times[part + " shared"]
+        floor_plain = flops[flop_key] / ceiling / 1e9
+        floor_shared = flops.get(flop_key + " shared", flops[flop_key]) / ceiling / 1e9
+        rows_out[part] = (plain, shared, floor_plain, floor_shared)
+        print(f"| {part} | {plain:.2f} | {shared:.2f} | {shared / plain:.2f} | {floor_plain:.2f} / {floor_shared:.2f} |")
+    total_plain = sum(v[0] for v in rows_out.values())
+    total_shared = sum(v[1] for v in rows_out.values())
+    print(f"| sum | {total_plain:.2f} | {total_shared:.2f} | {total_shared / total_plain:.2f} | "
+          f"{sum(v[2] for v in rows_out.values()):.2f} / {sum(v[3] for v in rows_out.values()):.2f} |")
+    decode_gflops = flops["decode"] / times["decode"] / 1e9
+    train_gflops = flops["training pass"] / times["training pass"] / 1e9
+    print(f"\ndecode {1000 * times['decode'] / C:.0f} ms a step ({B * C / times['decode']:.0f} tokens/s, {decode_gflops:.1f} "
+          f"GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling")
+    return {"times": times, "flops": flops, "ceilings": {str(k): v for k, v in ceilings.items()}, "dtype": name}
 
 
 if __name__ == "__main__":

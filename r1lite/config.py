@@ -18,8 +18,8 @@ from trl import GRPOConfig, TrlParser
 from r1lite.errors import ConfigError, PathNotFoundError, UserError, did_you_mean
 
 from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
+from r1lite.task.prompts import TEMPLATES as PROMPT_TEMPLATES
 
-PROMPT_TEMPLATES = ("base", "chat", "chat_one_shot")
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
@@ -113,7 +113,8 @@ class TaskConfig:
         default="base",
         metadata={
             "help": "Prompt: 'base' (TinyZero's template, for base models), 'chat' (the model's chat template) or "
-            "'chat_one_shot' (chat template plus one worked example). All end in the '<think>' prefill."
+            "'chat_one_shot' (chat template plus one worked example) or 'chat_few_shot' (four solved 2-number "
+            "puzzles as earlier chat turns). All end in the '<think>' prefill."
         },
     )
     reward_funcs: list[str] = field(
@@ -168,7 +169,7 @@ class TaskConfig:
         if self.prompt_template not in PROMPT_TEMPLATES:
             raise ConfigError(
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
-                "models (TinyZero) and 'chat' or 'chat_one_shot' for instruct models."
+                "models (TinyZero) and 'chat', 'chat_one_shot' or 'chat_few_shot' for instruct models."
             )
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:
             raise ConfigError(

@@ -57,6 +57,9 @@ def test_bench_prompts_counts_what_rl_could_reinforce(tokenizer):
         "answer block": 0.75, "uses a puzzle number": 0.5, "uses exactly the numbers": 0.25, "solves it": 0.25}
     text = bench["prompt"](tokenizer, "restate_two_numbers_try", [22, 12], 10)
     assert text.endswith("<think> I have the numbers 22 and 12 and need 10.") and "(1 + 2) / 3" not in text
+    from r1lite.task.prompts import make_prompt
+
+    assert bench["prompt"](tokenizer, "chat_few_shot", [22, 12], 10) == make_prompt("chat_few_shot", [22, 12], 10, tokenizer)
 
 
 def test_bench_seeds_table_has_the_spread(tmp_path):

@@ -12,8 +12,9 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from r1lite.task.countdown import generate, solve
+from r1lite.task.countdown import generate, is_heldout, solve
 from r1lite.task.prompts import (
+    FEW_SHOT,
     ONE_SHOT_ANSWER,
     ONE_SHOT_EXAMPLE,
     ONE_SHOT_NUMS,
@@ -23,6 +24,7 @@ from r1lite.task.prompts import (
     add_prompts,
     base_prompt,
     chat_prompt,
+    few_shot_prompt,
     make_prompt,
 )
 from rewards.countdown import equation_reward
@@ -130,9 +132,32 @@ def test_one_shot_example_is_correct():
     assert all(ops[op](int(a), int(b)) == int(c) for a, op, b, c in steps)
 
 
+def test_few_shot_puts_solved_puzzles_in_earlier_turns(chatml):
+    text = few_shot_prompt(chatml, [3, 7, 25], 46)
+    question = QUESTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")  # the copied example is gone
+    first = (
+        "<|im_start|>user\n" + question.replace("[3, 7, 25]", "[7, 9]").replace("46", "63") + "<|im_end|>\n"
+        "<|im_start|>assistant\n" + PREFILL + " 7 + 9 = 16, no. 7 * 9 = 63, yes. </think> <answer> 7 * 9 </answer><|im_end|>\n"
+    )
+    assert text.startswith(first)
+    assert text.endswith("<|im_start|>user\n" + question + "<|im_end|>\n<|im_start|>assistant\n" + PREFILL)
+    assert text.count("<|im_start|>assistant") == len(FEW_SHOT) + 1
+
+
+@pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT)
+def test_few_shot_examples_are_correct_and_not_held_out(nums, target, reasoning, answer):
+    completion = f"{reasoning} </think> <answer> {answer} </answer>"
+    assert equation_reward([""], [completion], nums=[nums], target=[target]) == [1.0]
+    ops = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+    steps = re.findall(r"(\d+) ([-+*/]) (\d+) = (\d+)", reasoning)
+    assert steps and all(ops[op](int(a), int(b)) == int(c) for a, op, b, c in steps)
+    assert not is_heldout(nums, target)  # evaluation never asks a puzzle whose answer the prompt shows
+
+
 def test_chat_prompt_needs_a_chat_template():
-    with pytest.raises(ValueError, match="chat_template"):
-        chat_prompt(tiny_tokenizer(chat_template=None), [3, 7, 25], 46)
+    for build in (chat_prompt, few_shot_prompt):
+        with pytest.raises(ValueError, match="chat_template"):
+            build(tiny_tokenizer(chat_template=None), [3, 7, 25], 46)
 
 
 # --------------------------------------------------------------------------- make_prompt / add_prompts
@@ -144,6 +169,7 @@ def test_chat_prompt_needs_a_chat_template():
         ("base", lambda tok: base_prompt([3, 7, 25], 46)),  # no tokenizer involved
         ("chat", lambda tok: chat_prompt(tok, [3, 7, 25], 46)),  # the plain chat variant
         ("chat_one_shot", lambda tok: chat_prompt(tok, [3, 7, 25], 46, one_shot=True)),  # with the example
+        ("chat_few_shot", lambda tok: few_shot_prompt(tok, [3, 7, 25], 46)),  # solved puzzles as earlier turns
     ],
 )
 def test_make_prompt_dispatches_by_template(chatml, template, expected):
@@ -157,10 +183,11 @@ def test_make_prompt_base_needs_no_tokenizer():
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("qwen-instruct", "unknown prompt template 'qwen-instruct'; known templates: base, chat, chat_one_shot"),
+        ("qwen-instruct", "unknown prompt template 'qwen-instruct'; known templates: base, chat, chat_one_shot, chat_few_shot"),
         ("Base", "unknown prompt template 'Base'"),  # names are case-sensitive
         ("chat", "'chat' needs a tokenizer"),  # chat without a tokenizer
         ("chat_one_shot", "'chat_one_shot' needs a tokenizer"),  # likewise
+        ("chat_few_shot", "'chat_few_shot' needs a tokenizer"),  # likewise
     ],
 )
 def test_make_prompt_rejects_bad_requests(template, message):
@@ -168,7 +195,7 @@ def test_make_prompt_rejects_bad_requests(template, message):
         make_prompt(template, [3, 7, 25], 46)
 
 
-@pytest.mark.parametrize("template", ["base", "chat", "chat_one_shot"])
+@pytest.mark.parametrize("template", ["base", "chat", "chat_one_shot", "chat_few_shot"])
 def test_add_prompts_adds_a_prompt_column(chatml, template):
     ds = generate(8, seed=1)
     out = add_prompts(ds, template, chatml)

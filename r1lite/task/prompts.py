@@ -9,6 +9,8 @@ Templates (`make_prompt`):
   base           TinyZero's template for base models, verbatim
   chat           the same instruction as the user turn of the model's chat template
   chat_one_shot  as chat, with a worked example first (small instruct models need it)
+  chat_few_shot  as chat, after four solved 2-number puzzles as earlier chat turns (FEW_SHOT):
+                 the one prompt on which SmolLM2-135M samples right answers (bench/bench_prompts.py)
 """
 
 from __future__ import annotations
@@ -57,7 +59,19 @@ ONE_SHOT_EXAMPLE = (
     "Now it is your turn. "
 )
 
-TEMPLATES = ("base", "chat", "chat_one_shot")
+# chat_few_shot: earlier turns of the conversation, each the question of a 2-number puzzle and an
+# answer that tries an operation, rejects or accepts it, and answers with the puzzle's own numbers.
+# The instruction drops TinyZero's "(1 + 2) / 3" example, which small models copy as their answer.
+# (numbers, target, reasoning, answer); tests check every answer and every step of the reasoning.
+FEW_SHOT = (
+    ([7, 9], 63, "7 + 9 = 16, no. 7 * 9 = 63, yes.", "7 * 9"),
+    ([25, 9], 16, "25 + 9 = 34, no. 25 - 9 = 16, yes.", "25 - 9"),
+    ([14, 5], 19, "14 + 5 = 19, yes.", "14 + 5"),
+    ([24, 6], 4, "24 - 6 = 18, no. 24 / 6 = 4, yes.", "24 / 6"),
+)
+FEW_SHOT_INSTRUCTION = INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
+
+TEMPLATES = ("base", "chat", "chat_one_shot", "chat_few_shot")
 
 
 def _numbers(nums: Sequence[int]) -> str:
@@ -98,16 +112,33 @@ def chat_prompt(
     return text + PREFILL
 
 
+def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None) -> str:
+    """FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the puzzle, PREFILL."""
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ConfigError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
+
+    def ask(n: Sequence[int], t: int) -> dict[str, str]:
+        return {"role": "user", "content": FEW_SHOT_INSTRUCTION.format(numbers=_numbers(n), target=operator.index(t))}
+
+    messages = [{"role": "system", "content": system}] if system is not None else []
+    for n, t, reasoning, answer in FEW_SHOT:
+        messages += [ask(n, t), {"role": "assistant", "content": f"{PREFILL} {reasoning} </think> <answer> {answer} </answer>"}]
+    messages.append(ask(nums, target))
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + PREFILL
+
+
 def make_prompt(
     template: str, nums: Sequence[int], target: int, tokenizer: Any = None, *, system: str | None = None
 ) -> str:
-    """One puzzle's prompt in `template` ("base", "chat" or "chat_one_shot").
+    """One puzzle's prompt in `template` (one of TEMPLATES).
 
     The chat templates need `tokenizer`; `system` applies to them only.
     """
     _check_template(template, tokenizer)
     if template == "base":
         return base_prompt(nums, target)
+    if template == "chat_few_shot":
+        return few_shot_prompt(tokenizer, nums, target, system=system)
     return chat_prompt(tokenizer, nums, target, system=system, one_shot=template == "chat_one_shot")
 
 

@@ -126,6 +126,12 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     return flat[(g * (L - first) + pos).reshape(-1)].reshape(index.size(0), index.size(1), -1)  # (B, C, V)
 
 
+def cache_name(model) -> str:
+    """The name under which ``model`` takes and returns its KV cache: transformers renamed
+    ``past_key_values`` to ``cache`` during 5.x (the old name warns)."""
+    return "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
+
+
 def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
     """``generate(...)`` with each distinct prompt prefilled once, its cache copied to every row of its group.
 
@@ -147,8 +153,7 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     for g, rows in enumerate(groups):
         owner[rows] = g
     first = [rows[0] for rows in groups]
-    # transformers renamed past_key_values to cache during 5.x (the old name warns); use the model's own name
-    key = "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
+    key = cache_name(model)
     with torch.no_grad():
         out = model(input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1], use_cache=True,
                     logits_to_keep=1)
