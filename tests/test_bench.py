@@ -76,3 +76,15 @@ def test_bench_seeds_table_has_the_spread(tmp_path):
     assert "| 1 | 0.000 | 0.400 | 0.125 (" in table and "| mean ± sd | 0.000 ± 0.000 | 0.300 ± 0.141 |" in table
     bench["plot"](rows, tmp_path / "reward.png")
     assert (tmp_path / "reward.png").stat().st_size > 5_000
+
+
+def test_bench_step_flop_count_shares_only_the_prompt(tiny_model_path):
+    from r1lite.models import load_model
+
+    flops = _bench("bench_step.py")["part_flops"]
+    model = load_model(tiny_model_path)
+    one = flops(model, groups=2, size=1, prompt=230, new=96)  # a group of one shares nothing
+    assert one["training pass shared"] == one["training pass"] and one["prefill shared"] == one["prefill"]
+    eight = flops(model, groups=2, size=8, prompt=230, new=96)
+    assert eight["prefill shared"] == eight["prefill"] / 8  # each prompt once instead of 8 times
+    assert eight["training pass"] / 8 < eight["training pass shared"] < eight["training pass"]
