@@ -1,4 +1,9 @@
-"""A finished run as a Markdown table: per-step rewards and time, then the held-out evaluation."""
+"""A finished run as Markdown: per-step rewards and time, the held-out evaluation, and before against after.
+
+Before and after compares the held-out evaluation of the untrained model (step 0, written when
+``eval_every`` is set) with the final one on the same puzzles, per curriculum level, beside the
+accuracy of the simplest strategy (answer the sum of the numbers: generated puzzles with small
+targets are often sums), and shows one puzzle per level that the run learned, early and late."""
 
 from __future__ import annotations
 
@@ -36,7 +41,10 @@ def run_table(run_dir: str | Path) -> str:
         "| step | " + " | ".join(name for _, name in shown) + " |",
         "| ---: | " + " | ".join("---:" for _ in shown) + " |",
     ]
+    last: dict[str, float] = {}
     for h in steps:
+        h = {**{k: v for k, v in last.items() if k.startswith("curriculum/")}, **h}  # eval rows lack the rung
+        last = h
         cells = [f"{h[key]:.3g}" if key in h else "" for key, _ in shown]
         lines.append(f"| {h.get('step', '')} | " + " | ".join(cells) + " |")
     final = run_dir / "eval" / "final.json"
@@ -55,4 +63,42 @@ def run_table(run_dir: str | Path) -> str:
             low, high = accuracy_interval(level["accuracy"], level["num_prompts"], level.get("num_samples", 1))
             lines.append(f"Level {k} ({level['num_prompts']} puzzles): accuracy {level['accuracy']:.3f} "
                          f"(95% interval {low:.3f}-{high:.3f}), format rate {level['format_rate']:.3f}.")
+        start = run_dir / "eval" / "step-000000.json"
+        if start.exists():
+            lines += before_and_after(json.loads(start.read_text()), ev)
     return "\n".join(lines)
+
+
+def _interval(result: dict) -> str:
+    from r1lite.task.evaluation import accuracy_interval
+
+    low, high = accuracy_interval(result["accuracy"], result["num_prompts"], result.get("num_samples", 1))
+    return f"{result['accuracy']:.3f} ({low:.3f}-{high:.3f})"
+
+
+def _only_adds(completion: str) -> bool:
+    from rewards.countdown import extract_answer
+
+    answer = extract_answer(completion)
+    return answer is not None and "+" in answer and not any(op in answer for op in "-*/")
+
+
+def before_and_after(before: dict, after: dict) -> list[str]:
+    """Markdown lines: accuracy per level at step 0 and at the end, the sum strategy, one learned puzzle per level."""
+    levels = list(zip(before.get("levels") or [before], after.get("levels") or [after], strict=False))
+    lines = ["", "Before and after, on the same held-out puzzles (greedy; 95% intervals):", "",
+             "| level | puzzles | step 0 | end | answering the sum would score | correct answers at the end that only add |",
+             "| ---: | ---: | --- | --- | ---: | ---: |"]
+    for k, (b, a) in enumerate(levels):
+        samples = a["samples"]
+        sums = sum(sum(x["nums"]) == x["target"] for x in samples) / len(samples)
+        right = [x for x in samples if x["correct"]]
+        adds = f"{sum(_only_adds(x['completion']) for x in right)} of {len(right)}"
+        lines.append(f"| {k} | {a['num_prompts']} | {_interval(b)} | {_interval(a)} | {sums:.3f} | {adds} |")
+    for k, (b, a) in enumerate(levels):
+        learned = [(x, y) for x, y in zip(b["samples"], a["samples"], strict=True) if not x["correct"] and y["correct"]]
+        if learned:
+            x, y = learned[0]
+            lines += ["", f"Level {k}, {x['nums']} to {x['target']} ({len(learned)} puzzles wrong at step 0 and right at the end):",
+                      f"- step 0: `{x['completion'].strip()}`", f"- end: `{y['completion'].strip()}`"]
+    return lines
