@@ -110,6 +110,7 @@ def test_tiny_curriculum_run_moves_up_and_evaluates_per_level(tmp_path, tiny_rec
     assert levels["curriculum_level"].tolist() == [0, 0, 1, 1] and levels.index.tolist() == [0, 1, 2, 3]
     write_report(tmp_path / "run")
     assert (tmp_path / "run" / "report" / "curriculum.png").exists()
+    assert (tmp_path / "run" / "report" / "heldout.png").exists()  # held-out accuracy per level
 
 
 def test_resume_continues_on_the_same_rung(tmp_path, tiny_model_path):

@@ -30,3 +30,25 @@ def test_before_and_after_of_a_run_without_levels():
     before = _result([_sample([3, 4], 7, "3 - 4", 0.0)])
     after = _result([_sample([3, 4], 7, "3 + 4", 1.0)])
     assert "| 0 | 1 | 0.000 (0.000-0.793) | 1.000 (0.207-1.000) | 1.000 | 1 of 1 |" in before_and_after(before, after)
+
+
+def test_heldout_history_per_level_and_the_last_record_of_a_step_wins(tmp_path):
+    import json
+
+    from r1lite.inspection.report import plot_heldout
+    from r1lite.inspection.runlog import heldout_history
+
+    (tmp_path / "eval").mkdir()
+    records = [
+        {"step": 0, "eval/accuracy": 0.1, "eval/level0/accuracy": 0.1, "eval/level0/accuracy_low": 0.0,
+         "eval/level0/accuracy_high": 0.3, "eval/level1/accuracy": 0.0, "eval/level0/format_rate": 1.0},
+        {"step": 4, "eval/accuracy": 0.5, "eval/level0/accuracy": 0.5, "eval/level1/accuracy": 0.2},
+        {"step": 4, "eval/accuracy": 0.6, "eval/level0/accuracy": 0.6, "eval/level1/accuracy": 0.25},  # a resumed run's
+    ]
+    (tmp_path / "eval" / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    history = heldout_history(tmp_path)
+    assert history.index.tolist() == [0, 4]
+    assert history["level1/accuracy"].tolist() == [0.0, 0.25] and "all/accuracy" not in history
+    assert history.loc[0, "level0/accuracy_high"] == 0.3
+    assert len(plot_heldout(history).axes[0].lines) == 2
+    assert heldout_history(tmp_path / "elsewhere") is None

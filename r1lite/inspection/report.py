@@ -26,7 +26,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from r1lite.inspection.behaviour import expression_spans, reflection_matches
-from r1lite.inspection.runlog import best_and_worst, curriculum_steps, first_reflection, load_rollouts, reflection_word_counts, step_metrics
+from r1lite.inspection.runlog import (
+    best_and_worst,
+    curriculum_steps,
+    first_reflection,
+    heldout_history,
+    load_rollouts,
+    reflection_word_counts,
+    step_metrics,
+)
 from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 # name: (title, y label, [(column, legend label)]); "rewards/*" expands to every reward function's column
@@ -103,6 +111,27 @@ def plot_overview(steps: pd.DataFrame, names: Iterable[str] = ("reward", "accura
     fig = Figure(figsize=(6 * cols, 3.4 * rows), layout="constrained")
     for i, name in enumerate(names):
         _draw(fig.add_subplot(rows, cols, i + 1), steps, name)
+    return fig
+
+
+def plot_heldout(history: pd.DataFrame) -> Figure:
+    """Held-out greedy accuracy against step, one line per level with its 95% interval as a band
+    (``runlog.heldout_history``)."""
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = history.index.to_numpy()
+    for level in dict.fromkeys(c.split("/")[0] for c in history.columns):
+        label = "held-out" if level == "all" else level.replace("level", "level ")
+        ax.plot(x, history[f"{level}/accuracy"].to_numpy(float), marker="o", markersize=4, label=label)
+        if f"{level}/accuracy_low" in history:
+            ax.fill_between(x, history[f"{level}/accuracy_low"].to_numpy(float),
+                            history[f"{level}/accuracy_high"].to_numpy(float), alpha=0.2)
+    ax.set_ylim(-0.02, max(0.5, float(history.filter(like="accuracy").max().max()) + 0.05))
+    ax.set_title("Held-out accuracy (greedy, 95% interval)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("fraction of puzzles solved")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return fig
 
 
@@ -238,8 +267,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
     out = Path(out) if out is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
 
+    figures = plot_curves(steps)
+    history = heldout_history(run_dir)
+    if history is not None:
+        figures["heldout"] = plot_heldout(history)
     images = []
-    for name, fig in plot_curves(steps).items():
+    for name, fig in figures.items():
         png = figure_png(fig)
         (out / f"{name}.png").write_bytes(png)
         images.append(f'<img alt="{name}" src="{_data_uri(png)}" style="max-width: 48%;">')

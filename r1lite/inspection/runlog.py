@@ -354,3 +354,26 @@ def curriculum_steps(run_dir: str | Path) -> pd.DataFrame | None:
         for h in history or [] if "curriculum/level" in h and "step" in h
     ]
     return pd.DataFrame(rows).drop_duplicates("step", keep="last").set_index("step") if rows else None
+
+
+def heldout_history(run_dir: str | Path) -> pd.DataFrame | None:
+    """Held-out accuracy per evaluation (``eval/history.jsonl``): one row per step, columns
+    ``<level>/accuracy``, ``<level>/accuracy_low``, ``<level>/accuracy_high`` (level "all" for a run
+    without curriculum levels, else "level0", "level1", ...); None for a run that evaluated nowhere."""
+    path = Path(run_dir) / "eval" / "history.jsonl"
+    if not path.exists():
+        return None
+    rows = {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        values = {}
+        for key, value in record.items():
+            parts = key.split("/")  # eval/accuracy... or eval/level0/accuracy...
+            if parts[0] == "eval" and parts[-1] in ("accuracy", "accuracy_low", "accuracy_high"):
+                values[("all" if len(parts) == 2 else parts[1]) + "/" + parts[-1]] = float(value)
+        if any(k.startswith("level") for k in values):
+            values = {k: v for k, v in values.items() if not k.startswith("all/")}
+        rows[int(record["step"])] = values  # a resumed run's later record of a step wins
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index() if rows else None
