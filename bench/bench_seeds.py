@@ -2,8 +2,10 @@
 
 Each seed trains into `<out>/seed-<s>` (a seed whose run finished is not run again, so the command
 resumes); then a Markdown table (training reward at the first and last steps, held-out accuracy
-with its 95% interval, strict format, mean length, minutes) with the mean and standard deviation
-over seeds goes to `<out>/seeds.md`, and the reward curves of all seeds to `<out>/reward.png`.
+with its 95% interval, per curriculum level where the recipe has levels, strict format, mean
+length, minutes) with the mean and standard deviation over seeds goes to `<out>/seeds.md`, the
+reward curves of all seeds to `<out>/reward.png`, and their held-out accuracy at each evaluation
+to `<out>/heldout.png`.
 
     python bench/bench_seeds.py --config configs/smollm2-135m/zero.yaml --seeds 0 1 2 --out runs/seeds/zero
     python bench/bench_seeds.py --config configs/smollm2-135m/learn.yaml --seeds 0 1 --out runs/seeds/learn
@@ -41,7 +43,14 @@ def seed_row(seed: int, folder: Path) -> dict:
     steps = [h for h in summary["log_history"] if "reward" in h]
     final = json.loads((folder / "eval" / "final.json").read_text())
     low, high = accuracy_interval(final["accuracy"], final["num_prompts"])
+    levels = [{"accuracy": lv["accuracy"], "interval": list(accuracy_interval(lv["accuracy"], lv["num_prompts"])),
+               "num_prompts": lv["num_prompts"]} for lv in final.get("levels", [])]
+    from r1lite.inspection.runlog import heldout_history
+
+    history = heldout_history(folder)
     return {
+        "levels": levels,
+        "heldout": {} if history is None else {c: history[c].dropna().to_dict() for c in history.columns},
         "seed": seed,
         "rewards": [h["reward"] for h in steps],
         "first_reward": steps[0]["reward"],
@@ -56,16 +65,26 @@ def seed_row(seed: int, folder: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    cols = ["first_reward", "last_reward", "accuracy", "format_rate", "mean_length", "minutes"]
-    lines = ["| seed | reward, first step | reward, last step | held-out accuracy (95% interval) | strict format | "
-             "mean length | minutes |", "|---|---|---|---|---|---|---|"]
+    levels = min(len(r.get("levels", [])) for r in rows)  # per-level columns when every seed has levels
+    heldout = [f"level {k} held-out accuracy (95% interval)" for k in range(levels)] or ["held-out accuracy (95% interval)"]
+    names = ["reward, first step", "reward, last step", *heldout, "strict format", "mean length", "minutes"]
+    lines = ["| seed | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+
+    def accuracies(r: dict) -> list[dict]:
+        return r["levels"][:levels] if levels else [r]
+
     for r in rows:
-        lines.append(f"| {r['seed']} | {r['first_reward']:.3f} | {r['last_reward']:.3f} | {r['accuracy']:.3f} "
-                     f"({r['interval'][0]:.3f}-{r['interval'][1]:.3f}, n={r['num_prompts']}) | {r['format_rate']:.3f} | "
-                     f"{r['mean_length']:.1f} | {r['minutes']:.1f} |")
+        cells = [f"{r['first_reward']:.3f}", f"{r['last_reward']:.3f}"]
+        cells += [f"{a['accuracy']:.3f} ({a['interval'][0]:.3f}-{a['interval'][1]:.3f}, n={a['num_prompts']})"
+                  for a in accuracies(r)]
+        cells += [f"{r['format_rate']:.3f}", f"{r['mean_length']:.1f}", f"{r['minutes']:.1f}"]
+        lines.append(f"| {r['seed']} | " + " | ".join(cells) + " |")
     if len(rows) > 1:
-        cells = [f"{statistics.mean(r[c] for r in rows):.3f} ± {statistics.stdev(r[c] for r in rows):.3f}" for c in cols]
-        lines.append(f"| mean ± sd | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | {cells[4]} | {cells[5]} |")
+        columns = [[r["first_reward"] for r in rows], [r["last_reward"] for r in rows]]
+        columns += [[accuracies(r)[k]["accuracy"] for r in rows] for k in range(max(levels, 1))]
+        columns += [[r[c] for r in rows] for c in ("format_rate", "mean_length", "minutes")]
+        cells = [f"{statistics.mean(c):.3f} ± {statistics.stdev(c):.3f}" for c in columns]
+        lines.append("| mean ± sd | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -80,6 +99,34 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("mean training reward")
     ax.legend()
     fig.savefig(path, dpi=110)
+
+
+def plot_heldout(rows: list[dict], path: Path) -> bool:
+    """Held-out accuracy at each evaluation, a line per seed and level; False when no seed evaluated during training."""
+    from matplotlib.figure import Figure
+
+    if not any(r.get("heldout") for r in rows):
+        return False
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    styles = ["-", "--", ":", "-."]
+    for i, r in enumerate(rows):
+        for column, points in r["heldout"].items():
+            level, name = column.split("/")
+            if name != "accuracy":
+                continue
+            steps = sorted(int(k) for k in points)
+            k = 0 if level == "all" else int(level.removeprefix("level"))
+            ax.plot(steps, [points[s] if s in points else points[str(s)] for s in steps], styles[i % len(styles)],
+                    color=f"C{k}", marker="o", markersize=3,
+                    label=f"seed {r['seed']}" + ("" if level == "all" else f", level {k}"))
+    ax.set_xlabel("step")
+    ax.set_ylabel("held-out accuracy (greedy)")
+    ax.set_ylim(bottom=-0.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.savefig(path, dpi=110)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,8 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     (out / "seeds.md").write_text(text + "\n")
     (out / "seeds.json").write_text(json.dumps(rows, indent=1))
     plot(rows, out / "reward.png")
+    drew = plot_heldout(rows, out / "heldout.png")
     print(text)
-    print(f"wrote {out / 'seeds.md'}, {out / 'seeds.json'} and {out / 'reward.png'}")
+    print(f"wrote {out / 'seeds.md'}, {out / 'seeds.json'}, {out / 'reward.png'}" + (f" and {out / 'heldout.png'}" if drew else ""))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,26 @@ def test_bench_seeds_table_has_the_spread(tmp_path):
     assert "| 1 | 0.000 | 0.400 | 0.125 (" in table and "| mean ± sd | 0.000 ± 0.000 | 0.300 ± 0.141 |" in table
     bench["plot"](rows, tmp_path / "reward.png")
     assert (tmp_path / "reward.png").stat().st_size > 5_000
+    assert not bench["plot_heldout"](rows, tmp_path / "heldout.png")  # no evaluation during training: no figure
+
+
+def test_bench_seeds_table_per_level(tmp_path):
+    bench = _bench("bench_seeds.py")
+    for seed, level1 in enumerate([0.25, 0.5]):
+        run = tmp_path / f"seed-{seed}"
+        (run / "eval").mkdir(parents=True)
+        (run / "run_summary.json").write_text(json.dumps({"seconds": 600, "log_history": [{"step": 1, "reward": 0.5}]}))
+        levels = [{"accuracy": 0.5, "num_prompts": 8}, {"accuracy": level1, "num_prompts": 8}]
+        (run / "eval" / "final.json").write_text(json.dumps(
+            {"accuracy": 0.5, "num_prompts": 8, "format_rate": 1.0, "mean_length": 30.0, "levels": levels}))
+        (run / "eval" / "history.jsonl").write_text("".join(json.dumps(
+            {"step": step, "eval/level0/accuracy": 0.5, "eval/level1/accuracy": acc}) + "\n" for step, acc in [(0, 0.0), (4, level1)]))
+    rows = [bench["seed_row"](seed, tmp_path / f"seed-{seed}") for seed in (0, 1)]
+    table = bench["table"](rows)
+    assert "| seed | reward, first step | reward, last step | level 0 held-out accuracy (95% interval) | level 1 held-out" in table
+    assert "| 1 | 0.500 | 0.500 | 0.500 (0.215-0.785, n=8) | 0.500 (0.215-0.785, n=8) | 1.000 |" in table
+    assert "| mean ± sd | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.375 ± 0.177 |" in table
+    assert bench["plot_heldout"](rows, tmp_path / "heldout.png") and (tmp_path / "heldout.png").stat().st_size > 5_000
 
 
 def test_bench_step_flop_count_shares_only_the_prompt(tiny_model_path):
