@@ -114,7 +114,8 @@ def _run(tmp_path, name, extra):
 @pytest.mark.parametrize(
     "extra",
     [
-        # gradient accumulation, two optimisation passes per generation, a KL penalty to the reference model
+        # gradient accumulation, two optimisation passes per generation, a KL penalty to the reference model;
+        # the shared side also splits the generation batch by whole groups (group_shuffle), the plain side by rows
         ["--gradient_accumulation_steps", "2", "--num_iterations", "2", "--beta", "0.1"],
         # LoRA (the reference model is the base with the adapter disabled)
         ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj", "--beta", "0.1",

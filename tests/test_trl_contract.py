@@ -60,6 +60,9 @@ def test_a_moved_signature_is_named():
         def _generate_and_score_completions(self, inputs):
             pass
 
+        def _prepare_inputs(self, generation_batch):
+            pass
+
     problems = trl_contract.check_signatures(Moved)
     assert len(problems) == 2
     assert "GRPOTrainer._generate_single_turn takes (prompt_ids, images, num_generations)" in problems[0]
@@ -88,3 +91,13 @@ def test_a_missing_private_import_warns_once(monkeypatch):
         assert len([w for w in caught if "_use_triton" in str(w.message)]) == 1
     finally:
         trl_contract._triton_choice.cache_clear()
+
+
+def test_swapped_names_are_what_trls_prepare_inputs_calls():
+    import inspect
+
+    from trl import GRPOTrainer
+
+    source = inspect.getsource(GRPOTrainer._prepare_inputs)
+    for module, name in trl_contract.SWAPPED.items():
+        assert GRPOTrainer.__module__ == module and f"{name}(" in source  # looked up in that module when it runs

@@ -1,7 +1,7 @@
 """``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log, behaviour metrics, completion-only
 logits on the CPU, stop strings and dynamic sampling.
 
-It overrides four private methods of TRL's trainer and reads some of its private state; all of
+It overrides five private methods of TRL's trainer and reads some of its private state; all of
 them are named, and checked when the trainer is built, in ``r1lite.training.trl_contract``.
 
 Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
@@ -63,6 +63,7 @@ from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
 from r1lite.training.dynamic_sampling import merge, signal_rows
+from r1lite.training.group_shuffle import whole_groups
 from r1lite.training.shared_prefix import generate_with_shared_prefill, packed_logits, prompt_groups, why_not
 from r1lite.task.evaluation import stop_criteria
 from r1lite.models import free_memory
@@ -249,6 +250,14 @@ class R1ZeroTrainer(GRPOTrainer):
         logps = torch.cat(parts)[inverse]  # (B, C) back in the batch's row order
         entropies = torch.cat(entropy_parts)[inverse] if compute_entropy else None  # (B, C)
         return logps, entropies, None
+
+    def _prepare_inputs(self, generation_batch):
+        """TRL's, with each prompt's rows kept in one micro-batch when a generation batch is split
+        (``steps_per_generation > 1``) and shared prefixes are on (``r1lite.training.group_shuffle``)."""
+        if self.args.shared_prefix and self.model.training and self.args.steps_per_generation > 1:
+            with whole_groups():
+                return super()._prepare_inputs(generation_batch)
+        return super()._prepare_inputs(generation_batch)
 
     def _generate(self, prompts: list):
         result = super()._generate(prompts)

@@ -19,6 +19,7 @@ advantages, which reward functions never see; so r1lite reads TRL's ``_logs`` an
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import warnings
 from collections import deque
@@ -38,6 +39,8 @@ OVERRIDDEN: dict[str, tuple[str, ...]] = {
     "_generate": ("prompts",),
     # behaviour metrics, rollout log and dynamic sampling after TRL scored a round
     "_generate_and_score_completions": ("inputs",),
+    # whole prompt groups per micro-batch (r1lite.training.group_shuffle swaps the shuffle it looks up)
+    "_prepare_inputs": ("generation_batch",),
 }
 
 # Private or undocumented trainer state that R1ZeroTrainer reads or writes -> what it must be.
@@ -58,6 +61,8 @@ VLLM_STATE = {"vllm_generation": "TRL's VLLMGeneration; its .llm is the colocate
 
 # Private functions r1lite imports: module -> name.
 IMPORTS = {"trl.kernels.chunked_logprob": "_use_triton"}
+# Module-level names of TRL that r1lite swaps while TRL runs: module -> name.
+SWAPPED = {"trl.trainer.grpo_trainer": "shuffle_sequence_dict"}
 
 
 class TRLContractError(RuntimeError):
@@ -75,6 +80,9 @@ def check_signatures(trainer_class=None) -> list[str]:
     if trainer_class is None:
         from trl import GRPOTrainer as trainer_class
     problems = []
+    for module, name in SWAPPED.items():
+        if not callable(getattr(importlib.import_module(module), name, None)):
+            problems.append(f"{module}.{name} is gone")
     for name, expected in OVERRIDDEN.items():
         method = getattr(trainer_class, name, None)
         if method is None:
