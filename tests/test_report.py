@@ -31,6 +31,7 @@ def test_report_writes_pngs_and_a_self_contained_page(run):
     path = write_report(run)
     assert path == run / "report" / "report.html"  # default: RUN_DIR/report
     curves = [name for name in CURVES if name != "curriculum"]  # a run without a curriculum has no such curve
+    curves.append("overview")  # reward, accuracy, length and reflection in one figure
     for name in curves:
         png = (run / "report" / f"{name}.png").read_bytes()
         assert png.startswith(PNG_MAGIC) and len(png) > 5_000, name

@@ -6,7 +6,8 @@ The notebooks and ``r1lite report RUN_DIR`` draw the same things from ``r1lite.i
     samples_html(rows), side_by_side_html(...)                           completions with the tags, the
                                                                           reflection phrases and the tried
                                                                           equations highlighted
-    write_report(run_dir)                                                 PNGs plus one self-contained
+    write_report(run_dir)                                                 PNGs (every curve, an overview, held-out
+                                                                          accuracy) plus one self-contained
                                                                           report.html (images inlined as data URIs)
 
 Figures are ``matplotlib.figure.Figure`` objects made without pyplot, so nothing depends on a GUI
@@ -268,6 +269,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
     out.mkdir(parents=True, exist_ok=True)
 
     figures = plot_curves(steps)
+    figures["overview"] = plot_overview(steps, ("reward", "accuracy", "length",
+                                                "curriculum" if "curriculum_level" in steps else "reflection"))
     history = heldout_history(run_dir)
     if history is not None:
         figures["heldout"] = plot_heldout(history)
