@@ -31,7 +31,7 @@ from r1lite.task import prompts as P
 from r1lite.task.evaluation import stop_criteria
 from rewards.countdown import equation_reward, extract_answer, uses_given_numbers
 
-INSTRUCTION_NO_EXAMPLE = P.INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
+INSTRUCTION_NO_EXAMPLE = P.FEW_SHOT_INSTRUCTION  # TinyZero's instruction without its "(1 + 2) / 3" example
 EXAMPLES = {
     "try": ("Here is an example. For the numbers [7, 9] and the target 63, a good response is:\n"
             "<think> 7 + 9 = 16, no. 7 * 9 = 63, yes. </think> <answer> 7 * 9 </answer>\n\nNow it is your turn. "),

@@ -115,9 +115,9 @@ def plot_heldout(rows: list[dict], path: Path) -> bool:
             level, name = column.split("/")
             if name != "accuracy":
                 continue
-            steps = sorted(int(k) for k in points)
+            steps = sorted(points)
             k = 0 if level == "all" else int(level.removeprefix("level"))
-            ax.plot(steps, [points[s] if s in points else points[str(s)] for s in steps], styles[i % len(styles)],
+            ax.plot(steps, [points[s] for s in steps], styles[i % len(styles)],
                     color=f"C{k}", marker="o", markersize=3,
                     label=f"seed {r['seed']}" + ("" if level == "all" else f", level {k}"))
     ax.set_xlabel("step")

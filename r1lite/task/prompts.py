@@ -89,6 +89,11 @@ def base_prompt(nums: Sequence[int], target: int) -> str:
     return BASE_TEMPLATE.format(numbers=_numbers(nums), target=operator.index(target))
 
 
+def _require_chat_template(tokenizer: Any) -> None:
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ConfigError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
+
+
 def chat_prompt(
     tokenizer: Any,
     nums: Sequence[int],
@@ -102,8 +107,7 @@ def chat_prompt(
     `system` adds a system message (None: none; the chat template may still add its own
     default). `one_shot` puts ONE_SHOT_EXAMPLE before the question.
     """
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ConfigError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
+    _require_chat_template(tokenizer)
     user = (ONE_SHOT_EXAMPLE if one_shot else "") + instruction(nums, target)
     messages = ([{"role": "system", "content": system}] if system is not None else []) + [
         {"role": "user", "content": user}
@@ -114,8 +118,7 @@ def chat_prompt(
 
 def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None) -> str:
     """FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the puzzle, PREFILL."""
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ConfigError("chat prompts need a tokenizer with a chat_template; use the 'base' template instead")
+    _require_chat_template(tokenizer)
 
     def ask(n: Sequence[int], t: int) -> dict[str, str]:
         return {"role": "user", "content": FEW_SHOT_INSTRUCTION.format(numbers=_numbers(n), target=operator.index(t))}

@@ -37,9 +37,10 @@ def group_permutation(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> to
     rows = torch.randperm(prompt_ids.size(0))  # (B,) TRL's draw
     position = torch.empty_like(rows)
     position[rows] = torch.arange(rows.numel())  # (B,) where each row landed
-    groups = prompt_groups(prompt_ids, prompt_mask)
-    groups.sort(key=lambda g: min(position[r].item() for r in g))  # groups in order of their first row
-    return torch.tensor([r for g in groups for r in sorted(g, key=lambda r: position[r].item())], dtype=torch.long)
+    landed = position.tolist()
+    groups = [sorted(g, key=landed.__getitem__) for g in prompt_groups(prompt_ids, prompt_mask)]  # rows in TRL's order
+    groups.sort(key=lambda g: landed[g[0]])  # groups in order of their first row
+    return torch.tensor([r for g in groups for r in g], dtype=torch.long)
 
 
 def shuffle_groups(batch: dict[str, Any]) -> dict[str, Any]:
