@@ -5,11 +5,14 @@ Measured in one process, on the recipe's model and prompts (``--rows`` rows, gro
   1. the ceiling: an n x n matrix multiply in fp32 and bf16 (GFLOP/s, best of 5);
   2. prefill: the prompts through the model with a KV cache; unshared, every row (as TRL does);
      shared, each distinct prompt once, its cache copied to the rows of its group;
-  3. generation: HF ``generate`` as TRL calls it (sampling), exactly ``--new_tokens`` tokens per row,
-     from the unshared and the shared prefill; decode = generation - prefill;
+  3. generation: HF ``generate`` as TRL calls it (sampling), exactly ``--new_tokens`` tokens per row;
+     TRL's path: every row prefilled, and under bf16 the model's ``forward`` in its own autocast context
+     (as Accelerate prepares it), so the weights are cast to bf16 at every token; r1lite's: the shared
+     prefill, and the whole generation in one autocast context (r1lite/training/cast_once.py), so each
+     weight is cast once; decode = generation - prefill;
   4. the training pass: forward + backward + AdamW, loss on the completion positions only;
      unshared, ``rows`` x (prompt + completion) tokens; shared, each group packed into one sequence
-     (r1lite/training/shared_prefix.py).
+     with grouped attention (r1lite/training/shared_prefix.py).
 Each timing is the median of ``--repeats`` runs after one warm-up. The floor of each part is its
 model FLOPs (6 x parameters x tokens for training, 2 x for inference, plus the attention score and
 value products a causal mask needs; the LM head only where logits are used) divided by the matmul
@@ -152,14 +155,24 @@ def main(argv: list[str] | None = None) -> dict:
             getattr(out, cache_name(model)).batch_select_indices(owner)  # (B, heads, P, d) per layer
             return out
 
+    from accelerate.utils import convert_outputs_to_fp32
+
+    own_forward = model.forward
+    per_call_forward = convert_outputs_to_fp32(autocast()(own_forward))  # Accelerate's native AMP wrapper
+
     def generate(shared: bool):
         torch.manual_seed(0)
         call = dict(max_new_tokens=C, min_new_tokens=C, do_sample=True, temperature=1.0, top_k=None, top_p=1.0,
                     pad_token_id=tokenizer.pad_token_id)
-        with torch.no_grad(), autocast():
-            if shared:
-                return generate_with_shared_prefill(model, model.generate, ids, mask, **call)
-            return model.generate(input_ids=ids, attention_mask=mask, **call)
+        with torch.no_grad():
+            if shared:  # r1lite: shared prefill, one autocast context for the whole generation
+                with autocast():
+                    return generate_with_shared_prefill(model, model.generate, ids, mask, **call)
+            model.forward = per_call_forward  # TRL under Accelerate: an autocast context per forward call
+            try:
+                return model.generate(input_ids=ids, attention_mask=mask, **call)
+            finally:
+                del model.forward  # back to the class's method
 
     times = {}
     for shared in (False, True):
@@ -198,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{C} new tokens, {torch.get_num_threads()} threads, {name}, medians of {a.repeats}; "
           f"matmul {a.matmul_n}^2: fp32 {ceilings[torch.float32]:.0f}, bf16 {ceilings[torch.bfloat16]:.0f} GFLOP/s")
     print()
-    print(f"| part | TRL's path s | shared s | ratio | floor s (TRL's / shared, {name} ceiling) |")
+    print(f"| part | TRL's path s | r1lite s | ratio | floor s (TRL's / shared, {name} ceiling) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     rows_out = {}
     for part, flop_key in (("prefill", "prefill"), ("decode", "decode"), ("training pass", "training pass")):

@@ -6,7 +6,8 @@ import torch
 from conftest import REPO
 
 from r1lite.models import tiny_model
-from r1lite.training.shared_prefix import pack, packed_logits, prompt_groups, why_not
+from r1lite.training.shared_prefix import (PackedLayout, grouped_attention, pack, packed_logits, prompt_groups,
+                                          use_grouped_attention, why_not)
 
 
 def _batch(pad: int, generator: torch.Generator, prompt_lengths=(7, 4), group=3, C=6, vocab=400):
@@ -49,10 +50,24 @@ class _no_autocast:
 @pytest.mark.parametrize("architecture", ["llama", "qwen2"])
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_log_probs_and_gradients_equal_the_unshared_pass(tokenizer, architecture, attention):
+    _assert_equal_passes(tokenizer, architecture, attention)
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_equal_under_gradient_checkpointing(tokenizer, reentrant):
+    """Checkpointed layers recompute their forward in the backward pass: the layout travels with them."""
+    _assert_equal_passes(tokenizer, "qwen2", "sdpa", checkpointing={"use_reentrant": reentrant})
+
+
+def _assert_equal_passes(tokenizer, architecture, attention, checkpointing=None):
     torch.manual_seed(0)
     model = tiny_model(tokenizer, architecture=architecture, hidden_size=64, intermediate_size=128, num_layers=2,
                        num_heads=4, num_kv_heads=2).float()
     model.config._attn_implementation = attention
+    if checkpointing is not None:
+        model.train()
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing)
+        model.enable_input_require_grads()  # reentrant checkpointing needs an input that requires grad
     ids, mask, C = _batch(tokenizer.pad_token_id, torch.Generator().manual_seed(1))
     completion_mask = mask[:, -C:].float()  # (B, C)
 
@@ -74,22 +89,68 @@ def test_packing_layout():
     mask = torch.tensor([[0, 1, 1, 1, 1], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1]])
     groups = prompt_groups(ids[:, :3], mask[:, :3])
     assert groups == [[0, 1], [2]]
-    packed, attend, positions, index = pack(ids, mask, 2, groups)
+    packed, positions, index, layout = pack(ids, mask, 2, groups)
     assert packed.tolist() == [[8, 9, 1, 2, 3, 0], [7, 4, 5, 0, 0, 0]]
     assert positions[0].tolist() == [0, 1, 2, 3, 2, 3]  # each completion continues from the prompt
     L = packed.size(1)
     assert (index % L).tolist() == [[1, 2], [1, 4], [0, 1]]  # token 0 predicted by the prompt's last position
-    a = attend[0, 0]
-    assert a[4].tolist() == [True, True, False, False, True, False]  # completion 2 sees the prompt and itself only
-    assert a[5, :5].tolist() == [True, True, False, False, True]  # a padded query: nothing of the padding
+    assert layout == PackedLayout(prompt_lengths=(2, 1), group_sizes=(2, 1), completion_length=2)
 
 
-def test_attention_without_4d_masks_falls_back(tokenizer):
-    model = tiny_model(tokenizer)
-    model.config._attn_implementation = "flash_attention_2"
-    assert "4D mask" in why_not(model)
-    model.config._attn_implementation = "sdpa"
+@pytest.mark.parametrize("heads,kv_heads", [(4, 4), (4, 2)], ids=["mha", "gqa"])
+def test_grouped_attention_equals_one_masked_attention_over_the_packed_sequence(heads, kv_heads):
+    """The two-call computation against the definition: one softmax over the packed sequence under the mask
+    "prompt causally; each completion: the whole prompt, and itself causally"."""
+    g = torch.Generator().manual_seed(0)
+    layout = PackedLayout(prompt_lengths=(5, 3), group_sizes=(3, 2), completion_length=4)
+    L, d = 5 + 3 * 4 + 1, 8  # one padding position after group 0, 8 after group 1
+    q = torch.randn(2, heads, L, d, generator=g, dtype=torch.float64)
+    k = torch.randn(2, kv_heads, L, d, generator=g, dtype=torch.float64)
+    v = torch.randn(2, kv_heads, L, d, generator=g, dtype=torch.float64)
+    out = grouped_attention(q, k, v, layout)  # (G, L, H, d)
+    for group, (lp, n) in enumerate(zip(layout.prompt_lengths, layout.group_sizes)):
+        segment = torch.tensor([-1] * lp + [i for i in range(n) for _ in range(4)])  # -1: prompt, i: completion i
+        used = segment.numel()
+        qs, ks = segment[:, None], segment[None, :]
+        allowed = torch.ones(used, used, dtype=torch.bool).tril() & ((qs == ks) | (ks == -1))
+        keys = k[group, :, :used].repeat_interleave(heads // kv_heads, 0)  # (H, used, d)
+        values = v[group, :, :used].repeat_interleave(heads // kv_heads, 0)
+        scores = (q[group, :, :used] @ keys.transpose(-1, -2)) / d**0.5  # (H, used, used)
+        expected = scores.masked_fill(~allowed, float("-inf")).softmax(-1) @ values  # (H, used, d)
+        torch.testing.assert_close(out[group, :used], expected.transpose(0, 1))
+        assert not out[group, used:].any()  # padding positions: zeros
+
+
+def test_switched_attention_is_the_original_outside_the_packed_pass(tokenizer, tmp_path):
+    import json
+
+    torch.manual_seed(0)
+    model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2).eval()
+    batch = tokenizer(["Using the numbers [3, 7]", "Hi"], return_tensors="pt", padding=True)
+    before = model(**batch).logits
+    use_grouped_attention(model)
+    assert model.config._attn_implementation == "r1lite_grouped_sdpa"
     assert why_not(model) is None
+    assert torch.equal(model(**batch).logits, before)
+    model.save_pretrained(tmp_path / "saved")
+    saved = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert "r1lite" not in json.dumps(saved)  # a saved model loads without r1lite
+
+
+@pytest.mark.parametrize(
+    "setting,reason",
+    [
+        (dict(_attn_implementation="flash_attention_2"), "attention implementation 'flash_attention_2'"),
+        (dict(use_sliding_window=True), "sliding-window"),
+        (dict(attn_logit_softcapping=30.0), "soft-capping"),
+    ],
+)
+def test_models_it_cannot_extend_fall_back(tokenizer, setting, reason):
+    model = tiny_model(tokenizer)
+    assert why_not(model) is None
+    for name, value in setting.items():
+        setattr(model.config, name, value)
+    assert reason in why_not(model)
 
 
 def _run(tmp_path, name, extra):

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from rewards.countdown import equation_reward, format_reward
 from r1lite.errors import ConfigError
+from r1lite.training.cast_once import weights_cast_once
 
 
 @dataclass
@@ -183,19 +184,20 @@ def evaluate(
         local, real = rank_share(rows, accelerator.process_index, accelerator.num_processes)
         # ZeRO-3/FSDP shard the weights: every forward needs every rank, so generation stays in step.
         synced = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP")
-    generated = generate_completions(
-        model,
-        tokenizer,
-        [r["prompt"] for r in local],
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        num_samples=num_samples,
-        temperature=temperature,
-        top_p=top_p,
-        synced_gpus=synced,
-        progress=progress,
-        stop_strings=stop_strings,
-    )
+    with weights_cast_once(accelerator):  # under bf16 autocast, one cast of the weights per batch, not per token
+        generated = generate_completions(
+            model,
+            tokenizer,
+            [r["prompt"] for r in local],
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            num_samples=num_samples,
+            temperature=temperature,
+            top_p=top_p,
+            synced_gpus=synced,
+            progress=progress,
+            stop_strings=stop_strings,
+        )
     local, generated = local[:real], generated[: real * num_samples]  # drop the padding rows
     samples = []
     texts = [g[0] for g in generated]

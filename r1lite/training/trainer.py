@@ -62,6 +62,7 @@ from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
+from r1lite.training.cast_once import weights_cast_once
 from r1lite.training.dynamic_sampling import merge, signal_rows
 from r1lite.training.group_shuffle import whole_groups
 from r1lite.training.shared_prefix import generate_with_shared_prefill, packed_logits, prompt_groups, why_not
@@ -94,11 +95,15 @@ class R1ZeroTrainer(GRPOTrainer):
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation (HF path) with each distinct prompt prefilled once for its group (``shared_prefix``)
         and the stop strings as a stopping criterion of ``generate``; vLLM stops through its sampling parameters
-        and shares prefixes through its prefix cache. An EOS goes after each row that a stop string ended."""
+        and shares prefixes through its prefix cache. An EOS goes after each row that a stop string ended.
+        The HF path casts the weights to bf16 once per generation, not once per token (``r1lite.training.cast_once``)."""
         stopping = self._stopping if not self.use_vllm else None
         shared = self.args.shared_prefix and not self.use_vllm
-        if stopping is None and not shared:
+        if self.use_vllm:
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
+        elif stopping is None and not shared:
+            with weights_cast_once(self.accelerator):
+                completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
         else:
             model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
             own = model.__dict__.get("generate")
@@ -112,7 +117,8 @@ class R1ZeroTrainer(GRPOTrainer):
 
             model.generate = generate
             try:
-                completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
+                with weights_cast_once(self.accelerator):
+                    completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
             finally:
                 if own is None:
                     del model.generate
