@@ -2,7 +2,8 @@
 
 Both sides get the same recipe: model, prompts (same data set, same seed, so the same batches),
 reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.training.zero.build_trainer`` with
-r1lite's extras off (no rollout log, no held-out evaluation, TRL's own log-probability path), so
+r1lite's extras off (no rollout log, no held-out evaluation, TRL's own log-probability path; the
+weights are still cast to bf16 once per generation, which changes no number and has no switch), so
 B/A is r1lite's overhead; C (``--with_extras``) is r1lite as the recipe runs it: rollout log,
 completion-only logits on the CPU, shared prefixes, and the recipe's speed levers (stop strings, dynamic sampling). Runs alternate A B A B ... in this one process; each run loads a fresh model
 and trains ``--steps`` steps; the first step of each run is warm-up and not counted. Prints the

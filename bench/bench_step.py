@@ -226,8 +226,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{sum(v[2] for v in rows_out.values()):.2f} / {sum(v[3] for v in rows_out.values()):.2f} |")
     decode_gflops = flops["decode"] / times["decode"] / 1e9
     train_gflops = flops["training pass"] / times["training pass"] / 1e9
-    print(f"\ndecode {1000 * times['decode'] / C:.0f} ms a step ({B * C / times['decode']:.0f} tokens/s, {decode_gflops:.1f} "
-          f"GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling")
+    print(f"\ndecode {1000 * times['decode'] / C:.0f} ms a step on TRL's path, {1000 * times['decode shared'] / C:.0f} on "
+          f"r1lite's ({B * C / times['decode']:.0f} and {B * C / times['decode shared']:.0f} tokens/s; TRL's "
+          f"{decode_gflops:.1f} GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling")
     return {"times": times, "flops": flops, "ceilings": {str(k): v for k, v in ceilings.items()}, "dtype": name}
 
 

@@ -207,7 +207,10 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
                        logits_to_keep=L - first, **{LAYOUT_KWARG: layout}).logits  # (G, L - first, V)
     flat = logits.reshape(-1, logits.size(-1))  # (G*(L-first), V)
     g, pos = index // L, index % L - first  # (B, C) each
-    return flat[(g * (L - first) + pos).reshape(-1)].reshape(index.size(0), index.size(1), -1)  # (B, C, V)
+    # index_select, not flat[...]: its backward adds rows in place, where indexing's (index_put with
+    # accumulate) took 3x as long on (1600, 49152) logits on the CPU
+    rows = flat.index_select(0, (g * (L - first) + pos).reshape(-1))  # (B*C, V)
+    return rows.reshape(index.size(0), index.size(1), -1)  # (B, C, V)
 
 
 def cache_name(model) -> str:

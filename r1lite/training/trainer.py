@@ -200,7 +200,9 @@ class R1ZeroTrainer(GRPOTrainer):
 
     def _scored(self, logits, targets, compute_entropy):
         """(log-probs of targets, entropies or None), each (b, C), from completion logits (b, C, V) at TRL's temperature."""
-        logits = logits.float() / self.temperature  # (b, C, V)
+        logits = logits.float()  # (b, C, V)
+        if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over (b, C, V) and its backward
+            logits = logits / self.temperature
         logps = selective_log_softmax(logits, targets)  # (b, C)
         if not compute_entropy:
             return logps, None
