@@ -9,7 +9,8 @@ Measured in one process, on the recipe's model and prompts (``--rows`` rows, gro
      TRL's path: every row prefilled, and under bf16 the model's ``forward`` in its own autocast context
      (as Accelerate prepares it), so the weights are cast to bf16 at every token; r1lite's: the shared
      prefill, and the whole generation in one autocast context (r1lite/training/cast_once.py), so each
-     weight is cast once; decode = generation - prefill;
+     weight is cast once, and tokens drawn by inverse CDF (r1lite/training/cpu_sampling.py);
+     decode = generation - prefill;
   4. the training pass: forward + backward + AdamW, loss on the completion positions only;
      unshared, ``rows`` x (prompt + completion) tokens; shared, each group packed into one sequence
      with grouped attention (r1lite/training/shared_prefix.py).
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     from r1lite.models import load_tokenizer, resolve_model_path
     from r1lite.training import zero
     from r1lite.training.cpu import configure_cpu
+    from r1lite.training.cpu_sampling import inverse_cdf_multinomial
     from r1lite.training.shared_prefix import cache_name, generate_with_shared_prefill, packed_logits, prompt_groups
 
     task, training, model_args = zero.parse_args((["--config", a.config] if a.config else []) + overrides)
@@ -165,8 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
         call = dict(max_new_tokens=C, min_new_tokens=C, do_sample=True, temperature=1.0, top_k=None, top_p=1.0,
                     pad_token_id=tokenizer.pad_token_id)
         with torch.no_grad():
-            if shared:  # r1lite: shared prefill, one autocast context for the whole generation
-                with autocast():
+            if shared:  # r1lite: shared prefill, one autocast context for the whole generation, inverse-CDF draws
+                with autocast(), inverse_cdf_multinomial():
                     return generate_with_shared_prefill(model, model.generate, ids, mask, **call)
             model.forward = per_call_forward  # TRL under Accelerate: an autocast context per forward call
             try:

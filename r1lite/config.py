@@ -224,10 +224,19 @@ class R1ZeroConfig(GRPOConfig):
     shared_prefix: bool = field(
         default=True,
         metadata={
-            "help": "Training pass with shared prefixes: the completions of one prompt are packed into one sequence "
-            "after a single copy of the prompt (a 4D attention mask keeps them apart), so each prompt is computed once "
-            "per group, not once per completion; the same log-probabilities and gradients as TRL's pass. Falls back "
-            "to TRL's pass, with one log line, for attention implementations without 4D masks (flash attention)."
+            "help": "Shared prefixes: generation prefills each distinct prompt once and copies its cache to its "
+            "group; the training pass packs the completions of one prompt into one sequence after a single copy of "
+            "the prompt (grouped attention keeps them apart), so each prompt is computed once per group, not once "
+            "per completion; the same log-probabilities and gradients as TRL's pass. Falls back to TRL's pass, with "
+            "one log line, for attention other than sdpa/eager (flash attention), sliding windows or soft-capping."
+        },
+    )
+    inverse_cdf_sampling: bool = field(
+        default=True,
+        metadata={
+            "help": "On the CPU, draw each sampled token by inverse CDF (one uniform per row) instead of "
+            "torch.multinomial (one exponential per vocabulary entry, serial on the CPU): the same distribution, "
+            "a different random stream; false gives TRL's tokens for a seed (r1lite/training/cpu_sampling.py)."
         },
     )
     rollout_log: bool = field(

@@ -29,6 +29,16 @@ def test_bench_step_starts(tiny_model_path):
     assert "GFLOP/s" in out and "tokens/s" in out
 
 
+def test_bench_attention_starts():
+    out = _run("bench/bench_attention.py", "--prompt", "8", "--rows", "2", "--completion", "4", "--repeats", "1")
+    assert "masked SDPA" in out and "| fp32 |" in out
+
+
+def test_bench_sampling_starts():
+    out = _run("bench/bench_sampling.py", "--rows", "2", "--vocab", "100", "--repeats", "2")
+    assert "inverse CDF" in out and "ratio" in out
+
+
 def test_bench_gpu_starts_on_cpu(tiny_model_path):
     out = _run("bench/bench_gpu.py", "--shape", "tiny", "--device", "cpu", "--rows", "8", "--num_generations", "4",
                "--new_tokens", "8", "--repeats", "1")

@@ -77,7 +77,7 @@ def test_shared_prefix_logps_entropies_and_gradients_match_trl(tmp_path, tiny_mo
             torch.testing.assert_close(mine[2][name], reference[2][name], atol=1e-6, rtol=1e-4, msg=name)
 
 
-def test_shared_prefix_falls_back_without_4d_masks(tmp_path, tiny_model_path, caplog):
+def test_shared_prefix_falls_back_for_attention_it_cannot_extend(tmp_path, tiny_model_path, caplog):
     import logging
 
     trainer = _trainer(tmp_path, tiny_model_path)

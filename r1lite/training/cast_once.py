@@ -4,9 +4,8 @@ Under ``bf16: true`` Accelerate wraps the model's ``forward`` in ``torch.autocas
 stay fp32 (the optimizer steps them) and autocast casts each one to bf16 when a matmul uses it.
 autocast keeps those casts in a cache, but empties it when the outermost autocast context exits,
 i.e. after every forward call. TRL's HF generation calls ``forward`` once per new token, so every
-decode step re-reads all fp32 weights and writes a bf16 copy: on SmolLM2-135M (2-core AMX Xeon, 16
-rows) a decode step took 245 ms that way against 131 ms with the cast done once
-(``python bench/bench_step.py --cast per_forward``).
+decode step re-read all fp32 weights and wrote a bf16 copy of them (bench/README.md, "Weights cast
+once": with this and inverse-CDF sampling, decoding 16 rows of SmolLM2-135M took 0.54x the time).
 
 ``weights_cast_once(accelerator)`` opens the accelerator's own autocast context around a whole
 generation: the forward's autocast nests inside it, so the cache lives until generation ends. The

@@ -19,9 +19,9 @@ The attention reaches the model through transformers' ``AttentionInterface``: on
 whose attention is "sdpa" or "eager" is switched to the matching ``r1lite_grouped_*`` entry, which
 runs the grouped computation when the forward call carries a ``shared_prefix_layout`` and the model's
 original attention otherwise (generation, TRL's path), so the switch changes no other number. On the
-CPU the grouped attention runs in fp32 even under bf16 autocast: measured faster there (2-core AMX
-Xeon, 8 completions of 96 tokens over a 230-token prompt, forward + backward: 21 ms fp32 against 40
-ms bf16 for torch's SDPA); on GPUs it keeps the autocast dtype.
+CPU the grouped attention runs in fp32 even under bf16 autocast, which torch's CPU SDPA runs faster
+at these shapes; on GPUs it keeps the autocast dtype. ``python bench/bench_attention.py`` times it
+against one masked SDPA over the packed sequence (bench/README.md has the numbers).
 
 Dropout (LoRA's ``lora_dropout``, say) draws its masks over the packed tensors, so with dropout on
 the two passes agree in distribution, not bit for bit.
@@ -82,14 +82,17 @@ AttentionMaskInterface.register(GROUPED["sdpa"], sdpa_mask)
 AttentionMaskInterface.register(GROUPED["eager"], eager_mask)
 
 
-def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 0.0, scaling: float | None = None):
+def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 0.0, scaling: float | None = None,
+                      compute: torch.dtype | None = None):
     """Attention of packed groups: (G, H, L, d) queries, (G, Hkv, L, d) keys and values -> (G, L, H, d) output.
 
-    Positions after a group's last completion (padding of the packed batch) get zeros."""
+    Positions after a group's last completion (padding of the packed batch) get zeros. ``compute``:
+    the dtype the attention runs in (default: at least fp32 on the CPU, else the output's dtype)."""
     device = query.device.type
     # what SDPA would return here: autocast's dtype where it is on (query and key arrive in fp32 from RoPE)
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else query.dtype
-    compute = torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype  # CPU: at least fp32
+    if compute is None:
+        compute = torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype
     query, key, value = query.to(compute), key.to(compute), value.to(compute)
     G, H, L, d = query.shape
     Hkv = key.size(1)

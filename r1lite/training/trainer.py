@@ -23,6 +23,11 @@ prompt and 96 completion tokens that is 4x the needed work and dominated the ste
 ``completion_only_logits`` is on and the device has no Triton, the model is asked for logits of the
 completion positions only (``logits_to_keep``), processed ``batch_size`` rows at a time.
 
+Weights cast once per generation: under ``bf16: true`` the HF generation path runs inside one
+autocast context, so each fp32 weight is cast to bf16 once per ``generate`` call instead of once per
+decoded token (``r1lite.training.cast_once``; the same tokens). On the CPU, sampled tokens are drawn
+by inverse CDF, not ``torch.multinomial`` (``inverse_cdf_sampling``; ``r1lite.training.cpu_sampling``).
+
 Rollout log schema (one JSON object per completion, one file per generation round, written once by
 the main process after gathering every rank's completions):
 
@@ -63,6 +68,7 @@ from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
 from r1lite.training.cast_once import weights_cast_once
+from r1lite.training.cpu_sampling import inverse_cdf_multinomial
 from r1lite.training.dynamic_sampling import merge, signal_rows
 from r1lite.training.group_shuffle import whole_groups
 from r1lite.training.shared_prefix import generate_with_shared_prefill, packed_logits, prompt_groups, why_not
@@ -102,7 +108,7 @@ class R1ZeroTrainer(GRPOTrainer):
         if self.use_vllm:
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
         elif stopping is None and not shared:
-            with weights_cast_once(self.accelerator):
+            with weights_cast_once(self.accelerator), inverse_cdf_multinomial(self.args.inverse_cdf_sampling):
                 completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
         else:
             model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
@@ -117,7 +123,7 @@ class R1ZeroTrainer(GRPOTrainer):
 
             model.generate = generate
             try:
-                with weights_cast_once(self.accelerator):
+                with weights_cast_once(self.accelerator), inverse_cdf_multinomial(self.args.inverse_cdf_sampling):
                     completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
             finally:
                 if own is None:
