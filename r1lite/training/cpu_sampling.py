@@ -50,8 +50,8 @@ def inverse_cdf_multinomial(enabled: bool = True):
     if not enabled:
         yield
         return
-    torch.multinomial = _multinomial
+    previous, torch.multinomial = torch.multinomial, _multinomial
     try:
         yield
     finally:
-        torch.multinomial = _torch_multinomial
+        torch.multinomial = previous

@@ -128,7 +128,8 @@ def why_not(model) -> str | None:
         return f"attention implementation {attention!r} is not one shared prefixes extend (they need one of {tuple(GROUPED)})"
     if getattr(config, "is_encoder_decoder", False):
         return "an encoder-decoder model"
-    if getattr(config, "use_sliding_window", False) or any(t != "full_attention" for t in getattr(config, "layer_types", None) or ()):
+    layer_types = getattr(config, "layer_types", None) or ()
+    if getattr(config, "use_sliding_window", False) or any(t != "full_attention" for t in layer_types):
         return "sliding-window attention layers"
     if getattr(config, "attn_logit_softcapping", None):
         return "attention logit soft-capping"
@@ -166,8 +167,8 @@ def pack(input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_lengt
     input_ids, attention_mask: (B, P+C), prompts left-padded, completions right-padded (TRL's layout).
     Returns ids (G, L), positions (G, L), gather indices (B, C): for row r, the packed (group, position)
     whose logits predict completion token t are (index[r, t] // L, index[r, t] % L); and the PackedLayout.
-    A completion's padding needs no mask: it comes after the row's tokens, which causal attention
-    keeps them from seeing, and the loss masks its own positions.
+    A completion's padding needs no mask: it comes after the row's real tokens, causal attention keeps
+    those from seeing it, and the loss masks the padding positions themselves.
     """
     device = input_ids.device
     C = completion_length  # completion tokens per row
