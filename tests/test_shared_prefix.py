@@ -165,7 +165,10 @@ def _run(tmp_path, name, extra):
                          "--max_steps", "3", "--eval_at_end", "false",
                          # SGD: an update proportional to the gradient, so float-rounding differences stay that small
                          # (Adam's first step is about sign(gradient): rounding noise on a ~0 gradient flips it)
-                         "--optim", "sgd", "--learning_rate", "0.5", *extra])
+                         "--optim", "sgd", "--learning_rate", "0.5",
+                         # torch's sampler: an inverse-CDF draw reads a sum over the whole vocabulary, so
+                         # rounding-level differences between the updates can move a token (a test of its own)
+                         "--inverse_cdf_sampling", "false", *extra])
     losses = [h["loss"] for h in summary["log_history"] if "loss" in h]
     rollouts = sorted((tmp_path / name / "rollouts").glob("step-*.jsonl"))
     completions = [[json.loads(line)["completion"] for line in path.read_text().splitlines()] for path in rollouts]
