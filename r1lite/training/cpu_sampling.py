@@ -9,7 +9,10 @@ Inverse-CDF sampling draws one uniform u per row and returns the first token who
 probability exceeds u x (the row's total): the same distribution (cumulative sums in float64; a
 token of probability 0, e.g. cut by top-k or top-p, is never drawn), one random number per row.
 It consumes the random stream differently, so for one seed the tokens differ from
-``torch.multinomial``'s: ``inverse_cdf_sampling: false`` gives TRL's tokens back.
+``torch.multinomial``'s: ``inverse_cdf_sampling: false`` gives TRL's tokens back. And because u is
+compared with a sum over the vocabulary, a rounding-level change of the probabilities moves a draw
+more often than under torch's per-word draws; that matters only where two runs are compared sample
+for sample (tests/test_shared_prefix.py turns it off there).
 
 ``inverse_cdf_multinomial()`` swaps ``torch.multinomial`` for the length of a ``with`` block (the
 HF generation of ``R1ZeroTrainer``); calls it does not cover (several samples without replacement,
