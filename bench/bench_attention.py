@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import sys
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from bench_step import timed  # noqa: E402
 
 
 def packed_mask(prompt: int, rows: int, completion: int) -> torch.Tensor:
@@ -27,16 +31,6 @@ def packed_mask(prompt: int, rows: int, completion: int) -> torch.Tensor:
     segment = torch.tensor([-1] * prompt + [i for i in range(rows) for _ in range(completion)])  # (L,)
     q, k = segment[:, None], segment[None, :]
     return torch.ones(len(segment), len(segment), dtype=torch.bool).tril() & ((q == k) | (k == -1))
-
-
-def timed(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -71,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
             grouped_attention(q, k, v, layout, compute=compute).float().sum().backward()
 
         name = "bf16" if dtype == torch.bfloat16 else "fp32"
-        results[name] = tuple(1000 * timed(fn, a.repeats) for fn in
+        results[name] = tuple(1000 * statistics.median(timed(fn, a.repeats)) for fn in
                               (masked, lambda: grouped(dtype), lambda: grouped(torch.float32)))
         print(f"| {name} | " + " | ".join(f"{t:.1f}" for t in results[name]) + " |")
     return results

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import sys
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from bench_step import timed  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -28,16 +32,9 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     probs = torch.softmax(3 * torch.randn(a.rows, a.vocab), dim=-1)  # (rows, vocab)
-    results = {}
-    for name, draw in (("torch.multinomial", lambda: torch.multinomial(probs, 1)),
-                       ("inverse CDF (r1lite)", lambda: inverse_cdf_sample(probs))):
-        draw()
-        times = []
-        for _ in range(a.repeats):
-            start = time.perf_counter()
-            draw()
-            times.append(time.perf_counter() - start)
-        results[name] = 1000 * statistics.median(times)
+    results = {name: 1000 * statistics.median(timed(draw, a.repeats))
+               for name, draw in (("torch.multinomial", lambda: torch.multinomial(probs, 1)),
+                                  ("inverse CDF (r1lite)", lambda: inverse_cdf_sample(probs)))}
     print(f"{a.rows} rows x {a.vocab} words, {torch.get_num_threads()} threads, median of {a.repeats} draws, ms:")
     for name, ms in results.items():
         print(f"  {name:22s} {ms:7.2f}")

@@ -60,14 +60,14 @@ def _eager_of(module):
     return sys.modules[type(module).__module__].eager_attention_forward
 
 
-def _grouped(fallback):
-    """An attention function: grouped prefix attention under a PackedLayout, ``fallback`` otherwise."""
+def _grouped(fallback_of):
+    """An attention function: grouped prefix attention under a PackedLayout, else ``fallback_of(module)``'s."""
 
     def attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
         layout = kwargs.pop(LAYOUT_KWARG, None)
         if layout is None:
-            run = fallback(module) if fallback is _eager_of else fallback
-            return run(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+            return fallback_of(module)(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                       **kwargs)
         if kwargs.get("sliding_window") is not None or kwargs.get("softcap") is not None:
             raise ValueError("grouped prefix attention has no sliding window or soft-capping (why_not should have refused)")
         return grouped_attention(query, key, value, layout, dropout=dropout, scaling=scaling), None
@@ -76,7 +76,7 @@ def _grouped(fallback):
 
 
 GROUPED = {"sdpa": "r1lite_grouped_sdpa", "eager": "r1lite_grouped_eager"}  # model attention -> r1lite's entry
-AttentionInterface.register(GROUPED["sdpa"], _grouped(sdpa_attention_forward))
+AttentionInterface.register(GROUPED["sdpa"], _grouped(lambda module: sdpa_attention_forward))
 AttentionInterface.register(GROUPED["eager"], _grouped(_eager_of))
 AttentionMaskInterface.register(GROUPED["sdpa"], sdpa_mask)
 AttentionMaskInterface.register(GROUPED["eager"], eager_mask)

@@ -108,8 +108,7 @@ class R1ZeroTrainer(GRPOTrainer):
         if self.use_vllm:
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
         elif stopping is None and not shared:
-            with weights_cast_once(self.accelerator), inverse_cdf_multinomial(self.args.inverse_cdf_sampling):
-                completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
+            completion_ids, logprobs = self._hf_generate(*args, **kwargs)
         else:
             model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
             own = model.__dict__.get("generate")
@@ -123,8 +122,7 @@ class R1ZeroTrainer(GRPOTrainer):
 
             model.generate = generate
             try:
-                with weights_cast_once(self.accelerator), inverse_cdf_multinomial(self.args.inverse_cdf_sampling):
-                    completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
+                completion_ids, logprobs = self._hf_generate(*args, **kwargs)
             finally:
                 if own is None:
                     del model.generate
@@ -137,6 +135,11 @@ class R1ZeroTrainer(GRPOTrainer):
         if not self.args.stop_strings:
             return completion_ids, logprobs
         return self._end_stopped_rows(completion_ids, logprobs)
+
+    def _hf_generate(self, *args, **kwargs):
+        """TRL's HF generation with the weights cast once and, on the CPU, inverse-CDF draws (if switched on)."""
+        with weights_cast_once(self.accelerator), inverse_cdf_multinomial(self.args.inverse_cdf_sampling):
+            return super()._generate_single_turn(*args, **kwargs)
 
     def release_vllm(self) -> None:
         """Free the colocated vLLM engine and its GPU memory once training is over (TRL keeps it in
