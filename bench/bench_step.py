@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     from r1lite.training import zero
     from r1lite.training.cpu import configure_cpu
     from r1lite.training.cpu_sampling import inverse_cdf_multinomial
-    from r1lite.training.shared_prefix import cache_name, generate_with_shared_prefill, packed_logits, prompt_groups
+    from r1lite.training.shared_decode import cache_name, generate_with_shared_prefill
+    from r1lite.training.shared_prefix import packed_logits, prompt_groups
 
     task, training, model_args = zero.parse_args((["--config", a.config] if a.config else []) + overrides)
     configure_cpu(training)  # threads, and bf16 off where the CPU emulates it

@@ -194,33 +194,3 @@ def test_runs_with_and_without_shared_prefixes_agree(tmp_path, tiny_model_path, 
     assert shared[1] == plain[1]  # the same completions at every step: the updates agreed
     assert len(shared[0]) == 3 and any(loss != 0 for loss in plain[0])
     assert shared[0] == pytest.approx(plain[0], rel=1e-4, abs=1e-6)
-
-
-@pytest.mark.parametrize("sample", [False, True], ids=["greedy", "sampled"])
-def test_shared_prefill_generates_the_same_tokens(tokenizer, sample):
-    from transformers import GenerationConfig
-
-    from r1lite.training.shared_prefix import generate_with_shared_prefill
-
-    torch.manual_seed(0)
-    model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2).eval()
-    prompts = [tokenizer(text).input_ids for text in ("Using the numbers [3, 7], make 10.", "Hi")]
-    P = max(map(len, prompts))
-    rows = [p for p in prompts for _ in range(3)]  # groups of 3, TRL's order
-    ids = torch.tensor([[tokenizer.pad_token_id] * (P - len(p)) + p for p in rows])  # (B, P) left-padded
-    mask = torch.tensor([[0] * (P - len(p)) + [1] * len(p) for p in rows])
-    config = GenerationConfig(max_new_tokens=12, do_sample=sample, temperature=1.0, top_k=0,
-                              pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
-    calls = []
-
-    def counted(**kwargs):
-        calls.append(kwargs)
-        return model.generate(**kwargs)
-
-    torch.manual_seed(1)
-    plain = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-    torch.manual_seed(1)
-    shared = generate_with_shared_prefill(model, counted, ids, mask, generation_config=config)
-    assert torch.equal(shared, plain)
-    cache = calls[0].get("cache", calls[0].get("past_key_values"))
-    assert cache.get_seq_length() == P - 1 + 12 and cache.layers[0].keys.size(0) == 6  # prefilled for 2, used by 6

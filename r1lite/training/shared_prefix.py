@@ -33,7 +33,7 @@ TRL's path (``why_not`` says why).
 
 from __future__ import annotations
 
-import inspect
+import contextvars
 import sys
 from dataclasses import dataclass
 
@@ -44,6 +44,8 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
 
 LAYOUT_KWARG = "shared_prefix_layout"  # the forward keyword that carries a PackedLayout to the attention
+# generate() passes a model only the keywords its forward names, so a decode's cache comes by context instead
+DECODE_LAYOUT: contextvars.ContextVar = contextvars.ContextVar("r1lite_shared_prefix_decode", default=None)
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,18 @@ def _eager_of(module):
 
 
 def _grouped(fallback_of):
-    """An attention function: grouped prefix attention under a PackedLayout, else ``fallback_of(module)``'s."""
+    """An attention function: grouped prefix attention under a PackedLayout, decode attention over a
+    SharedPrefixCache (shared_decode.py), else ``fallback_of(module)``'s."""
 
     def attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-        layout = kwargs.pop(LAYOUT_KWARG, None)
+        layout = kwargs.pop(LAYOUT_KWARG, None) or DECODE_LAYOUT.get()
         if layout is None:
             return fallback_of(module)(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                        **kwargs)
         if kwargs.get("sliding_window") is not None or kwargs.get("softcap") is not None:
             raise ValueError("grouped prefix attention has no sliding window or soft-capping (why_not should have refused)")
+        if not isinstance(layout, PackedLayout):  # a decode step over a shared-prefix cache (shared_decode.py)
+            return layout.attend(module, query, attention_mask, dropout=dropout, scaling=scaling), None
         return grouped_attention(query, key, value, layout, dropout=dropout, scaling=scaling), None
 
     return attention
@@ -215,39 +220,3 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     # accumulate) took 3x as long on (1600, 49152) logits on the CPU
     rows = flat.index_select(0, (g * (L - first) + pos).reshape(-1))  # (B*C, V)
     return rows.reshape(index.size(0), index.size(1), -1)  # (B, C, V)
-
-
-def cache_name(model) -> str:
-    """The name under which ``model`` takes and returns its KV cache: transformers renamed
-    ``past_key_values`` to ``cache`` during 5.x (the old name warns)."""
-    return "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
-
-
-def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
-    """``generate(...)`` with each distinct prompt prefilled once, its cache copied to every row of its group.
-
-    The prefill covers all but the last prompt token (``generate`` then runs that one and decodes);
-    the cache is expanded along the batch (``DynamicCache.batch_select_indices``), so decoding is the
-    same as before. Falls back to plain ``generate`` when no prompt repeats, or when the generation
-    config asks for a cache of its own kind."""
-    groups = prompt_groups(input_ids, attention_mask)
-    config = kwargs.get("generation_config")
-    if (
-        len(groups) == input_ids.size(0)
-        or input_ids.size(1) < 2
-        or kwargs.get("past_key_values") is not None
-        or kwargs.get("cache") is not None
-        or getattr(config, "cache_implementation", None) is not None
-    ):
-        return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-    owner = torch.empty(input_ids.size(0), dtype=torch.long, device=input_ids.device)  # (B,) row -> group
-    for g, rows in enumerate(groups):
-        owner[rows] = g
-    first = [rows[0] for rows in groups]
-    key = cache_name(model)
-    with torch.no_grad():
-        out = model(input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1], use_cache=True,
-                    logits_to_keep=1)
-    cache = getattr(out, key)  # (U, heads, P-1, d) per layer
-    cache.batch_select_indices(owner)  # (B, heads, P-1, d) per layer
-    return generate(input_ids=input_ids, attention_mask=attention_mask, **{key: cache}, **kwargs)

@@ -71,7 +71,8 @@ from r1lite.training.cast_once import weights_cast_once
 from r1lite.training.cpu_sampling import inverse_cdf_multinomial
 from r1lite.training.dynamic_sampling import merge, signal_rows
 from r1lite.training.group_shuffle import whole_groups
-from r1lite.training.shared_prefix import generate_with_shared_prefill, packed_logits, prompt_groups, why_not
+from r1lite.training.shared_decode import generate_with_shared_prefill
+from r1lite.training.shared_prefix import packed_logits, prompt_groups, why_not
 from r1lite.task.evaluation import stop_criteria
 from r1lite.models import free_memory
 from r1lite.training.trl_contract import use_triton, verify
