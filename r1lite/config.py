@@ -18,6 +18,7 @@ from trl import GRPOConfig, TrlParser
 from r1lite.errors import ConfigError, PathNotFoundError, UserError, did_you_mean
 
 from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
+from r1lite.task.prompts import FEW_SHOT, FEW_SHOT_DEFAULT, check_shots
 from r1lite.task.prompts import TEMPLATES as PROMPT_TEMPLATES
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -113,9 +114,14 @@ class TaskConfig:
         default="base",
         metadata={
             "help": "Prompt: 'base' (TinyZero's template, for base models), 'chat' (the model's chat template) or "
-            "'chat_one_shot' (chat template plus one worked example) or 'chat_few_shot' (four solved 2-number "
-            "puzzles as earlier chat turns). All end in the '<think>' prefill."
+            "'chat_one_shot' (chat template plus one worked example) or 'chat_few_shot' (solved 2-number "
+            "puzzles as earlier chat turns, few_shot_examples of them). All end in the '<think>' prefill."
         },
+    )
+    few_shot_examples: int = field(
+        default=FEW_SHOT_DEFAULT,
+        metadata={"help": f"How many solved puzzles chat_few_shot shows before the question (1 to {len(FEW_SHOT)}; "
+                          "each adds about 100 tokens to every prompt)."},
     )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["equation_reward", "format_reward"],
@@ -171,6 +177,7 @@ class TaskConfig:
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
                 "models (TinyZero) and 'chat', 'chat_one_shot' or 'chat_few_shot' for instruct models."
             )
+        check_shots(self.few_shot_examples)
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:
             raise ConfigError(
                 f"need 2 <= min_numbers <= max_numbers <= 6, got min_numbers={self.min_numbers}, "

@@ -15,6 +15,7 @@ from transformers import PreTrainedTokenizerFast
 from r1lite.task.countdown import generate, is_heldout, solve
 from r1lite.task.prompts import (
     FEW_SHOT,
+    FEW_SHOT_DEFAULT,
     ONE_SHOT_ANSWER,
     ONE_SHOT_EXAMPLE,
     ONE_SHOT_NUMS,
@@ -27,6 +28,7 @@ from r1lite.task.prompts import (
     few_shot_prompt,
     make_prompt,
 )
+from r1lite.errors import ConfigError
 from rewards.countdown import equation_reward
 
 # TinyZero's templates (examples/data_preprocess/countdown.py), written out independently
@@ -141,7 +143,7 @@ def test_few_shot_puts_solved_puzzles_in_earlier_turns(chatml):
     )
     assert text.startswith(first)
     assert text.endswith("<|im_start|>user\n" + question + "<|im_end|>\n<|im_start|>assistant\n" + PREFILL)
-    assert text.count("<|im_start|>assistant") == len(FEW_SHOT) + 1
+    assert text.count("<|im_start|>assistant") == FEW_SHOT_DEFAULT + 1
 
 
 @pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT)
@@ -211,3 +213,19 @@ def test_add_prompts_checks_the_template_before_mapping():
         add_prompts(empty, "nope")
     with pytest.raises(ValueError, match="needs a tokenizer"):
         add_prompts(empty, "chat")
+
+
+@pytest.mark.parametrize("shots", [1, FEW_SHOT_DEFAULT, len(FEW_SHOT)])
+def test_few_shot_shows_the_first_shots_solved_puzzles(chatml, shots):
+    text = few_shot_prompt(chatml, [3, 7, 25], 46, shots=shots)
+    assert text.count("<|im_start|>assistant") == shots + 1
+    for nums, target, reasoning, answer in FEW_SHOT[:shots]:
+        assert f"{reasoning} </think> <answer> {answer} </answer>" in text
+
+
+@pytest.mark.parametrize("shots", [0, len(FEW_SHOT) + 1])
+def test_a_number_of_shots_it_does_not_have_is_a_config_error(shots):
+    from r1lite.config import TaskConfig
+
+    with pytest.raises(ConfigError, match=f"few_shot_examples={shots}: chat_few_shot has {len(FEW_SHOT)}"):
+        TaskConfig(prompt_template="chat_few_shot", few_shot_examples=shots)

@@ -36,15 +36,20 @@ def load_train_rows(task: TaskConfig):
     return countdown.prepare_rows(ds)  # keeps nums/target, drops held-out puzzles so evaluation stays unseen
 
 
+def with_prompts(ds, task: TaskConfig, tokenizer):
+    """``ds`` with a ``prompt`` column in the recipe's template (and, for chat_few_shot, its number of shots)."""
+    return add_prompts(ds, task.prompt_template, tokenizer, shots=task.few_shot_examples)
+
+
 def build_datasets(task: TaskConfig, tokenizer):
     """(train, held-out) data sets with a ``prompt`` column in the recipe's template."""
     train = load_train_rows(task)
-    return add_prompts(train, task.prompt_template, tokenizer), heldout_dataset(task, tokenizer)
+    return with_prompts(train, task, tokenizer), heldout_dataset(task, tokenizer)
 
 
 def heldout_dataset(task: TaskConfig, tokenizer):
     """The held-out split at the recipe's difficulty (min_numbers ... target_max), with prompts."""
-    return add_prompts(countdown.heldout(task.eval_puzzles, **task.difficulty), task.prompt_template, tokenizer)
+    return with_prompts(countdown.heldout(task.eval_puzzles, **task.difficulty), task, tokenizer)
 
 
 class LevelSwitch:
@@ -71,7 +76,7 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
             heldout = countdown.heldout(task.eval_puzzles, **level.difficulty)
         except ValueError as err:
             raise ConfigError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
-        levels.append((add_prompts(rows, task.prompt_template, tokenizer), add_prompts(heldout, task.prompt_template, tokenizer)))
+        levels.append((with_prompts(rows, task, tokenizer), with_prompts(heldout, task, tokenizer)))
     switch = LevelSwitch()
     trains = [train for train, _ in levels]
 

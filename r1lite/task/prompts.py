@@ -9,8 +9,9 @@ Templates (`make_prompt`):
   base           TinyZero's template for base models, verbatim
   chat           the same instruction as the user turn of the model's chat template
   chat_one_shot  as chat, with a worked example first (small instruct models need it)
-  chat_few_shot  as chat, after four solved 2-number puzzles as earlier chat turns (FEW_SHOT):
-                 the one prompt on which SmolLM2-135M samples right answers (bench/bench_prompts.py)
+  chat_few_shot  as chat, after solved 2-number puzzles as earlier chat turns (the first four of
+                 FEW_SHOT, or `shots` of them): the one prompt on which SmolLM2-135M samples right
+                 answers (bench/bench_prompts.py)
 """
 
 from __future__ import annotations
@@ -68,7 +69,12 @@ FEW_SHOT = (
     ([25, 9], 16, "25 + 9 = 34, no. 25 - 9 = 16, yes.", "25 - 9"),
     ([14, 5], 19, "14 + 5 = 19, yes.", "14 + 5"),
     ([24, 6], 4, "24 - 6 = 18, no. 24 / 6 = 4, yes.", "24 / 6"),
+    ([8, 6], 48, "8 + 6 = 14, no. 8 * 6 = 48, yes.", "8 * 6"),
+    ([30, 12], 18, "30 + 12 = 42, no. 30 - 12 = 18, yes.", "30 - 12"),
+    ([11, 16], 27, "11 + 16 = 27, yes.", "11 + 16"),
+    ([45, 5], 9, "45 - 5 = 40, no. 45 * 5 = 225, no. 45 / 5 = 9, yes.", "45 / 5"),
 )
+FEW_SHOT_DEFAULT = 4  # how many of FEW_SHOT chat_few_shot shows unless a recipe says (few_shot_examples)
 FEW_SHOT_INSTRUCTION = INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
 
 TEMPLATES = ("base", "chat", "chat_one_shot", "chat_few_shot")
@@ -116,32 +122,41 @@ def chat_prompt(
     return text + PREFILL
 
 
-def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None) -> str:
-    """FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the puzzle, PREFILL."""
+def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None,
+                    shots: int = FEW_SHOT_DEFAULT) -> str:
+    """The first `shots` of FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the puzzle, PREFILL."""
     _require_chat_template(tokenizer)
+    check_shots(shots)
 
     def ask(n: Sequence[int], t: int) -> dict[str, str]:
         return {"role": "user", "content": FEW_SHOT_INSTRUCTION.format(numbers=_numbers(n), target=operator.index(t))}
 
     messages = [{"role": "system", "content": system}] if system is not None else []
-    for n, t, reasoning, answer in FEW_SHOT:
+    for n, t, reasoning, answer in FEW_SHOT[:shots]:
         messages += [ask(n, t), {"role": "assistant", "content": f"{PREFILL} {reasoning} </think> <answer> {answer} </answer>"}]
     messages.append(ask(nums, target))
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + PREFILL
 
 
+def check_shots(shots: int) -> None:
+    if not 1 <= shots <= len(FEW_SHOT):
+        raise ConfigError(f"few_shot_examples={shots}: chat_few_shot has {len(FEW_SHOT)} solved puzzles to show, "
+                          f"so give 1 to {len(FEW_SHOT)}")
+
+
 def make_prompt(
-    template: str, nums: Sequence[int], target: int, tokenizer: Any = None, *, system: str | None = None
+    template: str, nums: Sequence[int], target: int, tokenizer: Any = None, *, system: str | None = None,
+    shots: int = FEW_SHOT_DEFAULT,
 ) -> str:
     """One puzzle's prompt in `template` (one of TEMPLATES).
 
-    The chat templates need `tokenizer`; `system` applies to them only.
+    The chat templates need `tokenizer`; `system` applies to them only; `shots` to chat_few_shot only.
     """
     _check_template(template, tokenizer)
     if template == "base":
         return base_prompt(nums, target)
     if template == "chat_few_shot":
-        return few_shot_prompt(tokenizer, nums, target, system=system)
+        return few_shot_prompt(tokenizer, nums, target, system=system, shots=shots)
     return chat_prompt(tokenizer, nums, target, system=system, one_shot=template == "chat_one_shot")
 
 
@@ -153,13 +168,14 @@ def _check_template(template: str, tokenizer: Any) -> None:
 
 
 def add_prompts(
-    ds: datasets.Dataset, template: str, tokenizer: Any = None, *, system: str | None = None
+    ds: datasets.Dataset, template: str, tokenizer: Any = None, *, system: str | None = None,
+    shots: int = FEW_SHOT_DEFAULT,
 ) -> datasets.Dataset:
     """`ds` with a `prompt` column (plain text) built from its `nums` and `target` columns."""
     _check_template(template, tokenizer)
 
     def prompts(batch: dict[str, list[Any]]) -> dict[str, list[str]]:
         pairs = zip(batch["nums"], batch["target"], strict=True)
-        return {"prompt": [make_prompt(template, n, t, tokenizer, system=system) for n, t in pairs]}
+        return {"prompt": [make_prompt(template, n, t, tokenizer, system=system, shots=shots) for n, t in pairs]}
 
     return ds.map(prompts, batched=True, desc=f"{template} prompts")
