@@ -9,8 +9,10 @@ Measured in one process, on the recipe's model and prompts (``--rows`` rows, gro
      TRL's path: every row prefilled, and under bf16 the model's ``forward`` in its own autocast context
      (as Accelerate prepares it), so the weights are cast to bf16 at every token; r1lite's: the shared
      prefill, and the whole generation in one autocast context (r1lite/training/cast_once.py), so each
-     weight is cast once, and tokens drawn by inverse CDF (r1lite/training/cpu_sampling.py);
-     decode = generation - prefill;
+     weight is cast once, tokens drawn by inverse CDF (r1lite/training/cpu_sampling.py), and each
+     group's rows decoding from one cached copy of its prompt (r1lite/training/shared_decode.py);
+     decode = generation - prefill; r1lite's decode is also timed with the prompt's cache copied to
+     every row (as before shared_decode.py);
   4. the training pass: forward + backward + AdamW, loss on the completion positions only;
      unshared, ``rows`` x (prompt + completion) tokens; shared, each group packed into one sequence
      with grouped attention (r1lite/training/shared_prefix.py).
@@ -163,14 +165,15 @@ def main(argv: list[str] | None = None) -> dict:
     own_forward = model.forward
     per_call_forward = convert_outputs_to_fp32(autocast()(own_forward))  # Accelerate's native AMP wrapper
 
-    def generate(shared: bool):
+    def generate(shared: bool, share_cache: bool = True):
         torch.manual_seed(0)
         call = dict(max_new_tokens=C, min_new_tokens=C, do_sample=True, temperature=1.0, top_k=None, top_p=1.0,
                     pad_token_id=tokenizer.pad_token_id)
         with torch.no_grad():
             if shared:  # r1lite: shared prefill, one autocast context for the whole generation, inverse-CDF draws
                 with autocast(), inverse_cdf_multinomial():
-                    return generate_with_shared_prefill(model, model.generate, ids, mask, **call)
+                    return generate_with_shared_prefill(model, model.generate, ids, mask, share_cache=share_cache,
+                                                        **call)
             model.forward = per_call_forward  # TRL under Accelerate: an autocast context per forward call
             try:
                 return model.generate(input_ids=ids, attention_mask=mask, **call)
@@ -184,6 +187,8 @@ def main(argv: list[str] | None = None) -> dict:
         completions = generate(shared)[:, P:]  # (B, C) the completions trained on below
         times["generation" + suffix] = statistics.median(timed(lambda: generate(shared), a.repeats))
         times["decode" + suffix] = times["generation" + suffix] - times["prefill" + suffix]
+    times["generation copied"] = statistics.median(timed(lambda: generate(True, share_cache=False), a.repeats))
+    times["decode copied"] = times["generation copied"] - times["prefill shared"]
 
     full_ids = torch.cat([ids, completions], dim=1)  # (B, P+C)
     full_mask = torch.cat([mask, torch.ones_like(completions)], dim=1)  # (B, P+C)
@@ -232,6 +237,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\ndecode {1000 * times['decode'] / C:.0f} ms a step on TRL's path, {1000 * times['decode shared'] / C:.0f} on "
           f"r1lite's ({B * C / times['decode']:.0f} and {B * C / times['decode shared']:.0f} tokens/s; TRL's "
           f"{decode_gflops:.1f} GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling")
+    print(f"r1lite's decode with the prompt's cache copied to every row: {times['decode copied']:.2f} s "
+          f"({1000 * times['decode copied'] / C:.0f} ms a step), against {times['decode shared']:.2f} s from one copy per group")
     return {"times": times, "flops": flops, "ceilings": {str(k): v for k, v in ceilings.items()}, "dtype": name}
 
 

@@ -26,7 +26,7 @@ def test_bench_overhead_starts(tiny_model_path):
 def test_bench_step_starts(tiny_model_path):
     out = _run("bench/bench_step.py", "--config", "configs/tiny/zero.yaml", "--rows", "8", "--new_tokens", "8",
                "--repeats", "1", "--matmul_n", "128")
-    assert "GFLOP/s" in out and "tokens/s" in out
+    assert "GFLOP/s" in out and "tokens/s" in out and "cache copied to every row" in out
 
 
 def test_bench_attention_starts():

@@ -38,11 +38,12 @@ def cache_name(model) -> str:
     return "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
 
 
-def _compute_dtype(device: torch.device) -> torch.dtype:
-    """The dtype the decode attention runs in: fp32 on the CPU (as the grouped training attention), else autocast's."""
-    if device.type == "cpu" or not torch.is_autocast_enabled(device.type):
-        return torch.float32
-    return torch.get_autocast_dtype(device.type)
+def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """The dtype the decode attention runs in: what SDPA would compute in (autocast's dtype where it is on,
+    else the tensor's), at least fp32 on the CPU, as the grouped training attention (shared_prefix.py)."""
+    device = tensor.device.type
+    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tensor.dtype
+    return torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype
 
 
 class GroupPrefixLayer(CacheLayerMixin):
@@ -52,7 +53,7 @@ class GroupPrefixLayer(CacheLayerMixin):
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, group_size: int):
         super().__init__()
-        dtype = _compute_dtype(keys.device)
+        dtype = _compute_dtype(keys)
         self.prefix_keys = keys.to(dtype)  # (G, Hkv, Lp, d)
         self.prefix_values = values.to(dtype)  # (G, Hkv, Lp, d)
         self.group_size = group_size  # n rows per group, contiguous in the batch
@@ -136,7 +137,7 @@ class SharedPrefixCache(Cache):
         scale = scaling if scaling is not None else d**-0.5
         with torch.autocast(device, enabled=False):
             # head h reads key head h // r (transformers' repeat_kv order)
-            qg = query.to(pk.dtype).view(G, n, Hkv, r * q, d).transpose(1, 2).contiguous()  # (G, Hkv, n, r*q, d)
+            qg = query.to(pk.dtype).reshape(G, n, Hkv, r * q, d).transpose(1, 2).contiguous()  # (G, Hkv, n, r*q, d)
             prompt = (qg.view(G, Hkv, n * r * q, d) @ pk.transpose(-1, -2)).view(G, Hkv, n, r * q, Lp)  # (G, Hkv, n, rq, Lp)
             own = qg @ rk.transpose(-1, -2)  # (G, Hkv, n, r*q, t)
             scores = (torch.cat([prompt, own], dim=-1) * scale).view(G, Hkv, n, r, q, L)  # (G, Hkv, n, r, q, L)
@@ -147,7 +148,7 @@ class SharedPrefixCache(Cache):
             elif q > 1:  # no padding: causal among the new tokens
                 visible = torch.ones(q, L, dtype=torch.bool, device=query.device).tril(L - q)  # (q, L)
                 scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
-            weights = torch.softmax(scores, dim=-1)  # (G, Hkv, n, r, q, L)
+            weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(pk.dtype)  # (G, Hkv, n, r, q, L)
             if dropout:
                 weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
             wp, wr = weights.view(G, Hkv, n, r * q, L).split([Lp, t], dim=-1)  # (G, Hkv, n, rq, Lp), (.., t)
@@ -162,7 +163,8 @@ def _equal_contiguous(groups: list[list[int]]) -> bool:
     return all(rows == list(range(g * n, (g + 1) * n)) for g, rows in enumerate(groups))
 
 
-def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
+def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
+                                 share_cache: bool = True, **kwargs):
     """``generate(...)`` with each distinct prompt prefilled once and decoded from one shared cache entry.
 
     The prefill covers all but the last prompt token (``generate`` then runs that one and decodes).
@@ -170,7 +172,7 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     and equally many, its rows decode from a ``SharedPrefixCache``; otherwise the prefill's cache is
     copied to every row of its group (``DynamicCache.batch_select_indices``). Falls back to plain
     ``generate`` when no prompt repeats, or when the call brings a cache or asks for one of its own
-    kind or for several beams."""
+    kind or for several beams. ``share_cache=False`` always copies (bench/bench_step.py times both)."""
     groups = prompt_groups(input_ids, attention_mask)
     config = kwargs.get("generation_config")
     if (
@@ -183,7 +185,7 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     ):
         return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
     first = [rows[0] for rows in groups]
-    shared = why_not(model) is None and _equal_contiguous(groups)
+    shared = share_cache and why_not(model) is None and _equal_contiguous(groups)
     if shared:
         use_grouped_attention(model)  # its entry is the model's own attention outside shared calls
     key = cache_name(model)
