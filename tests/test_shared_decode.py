@@ -111,13 +111,21 @@ def test_rows_of_a_prompt_decode_from_one_cached_copy_with_the_same_tokens(token
     assert DECODE_LAYOUT.get() is None  # the attention is the model's own again after generate
 
 
-def test_rows_out_of_group_order_decode_from_copies_of_the_prefill(tokenizer):
+def test_rows_out_of_group_order_decode_from_copies_of_the_prefill(tokenizer, monkeypatch, caplog):
+    import r1lite.training.shared_decode as shared_decode
+
+    monkeypatch.setattr(shared_decode, "_said", set())
     torch.manual_seed(0)
     model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2).eval()
     ids, mask = _prompts(tokenizer, order=[0, 3, 1, 4, 2, 5])
-    plain, shared, cache = _generate_both(tokenizer, model, ids, mask, sample=False)
+    with caplog.at_level("INFO", logger="r1lite.training.shared_decode"):
+        plain, shared, cache = _generate_both(tokenizer, model, ids, mask, sample=False)
+        _generate_both(tokenizer, model, ids, mask, sample=False)
     assert torch.equal(shared, plain)
     assert isinstance(cache, DynamicCache) and cache.layers[0].keys.size(0) == 6  # prefilled for 2, copied to 6
+    said = [r.message for r in caplog.records if "shared-prefix decoding off" in r.message]
+    assert said == ["shared-prefix decoding off (the rows of a prompt are not contiguous and equally many): "
+                    "each row decodes from a copy of its prompt's cache"]  # once, however many generations
 
 
 def test_a_model_it_cannot_extend_decodes_from_copies_of_the_prefill(tokenizer):

@@ -139,6 +139,7 @@ def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system:
 
 
 def check_shots(shots: int) -> None:
+    """Refuse a number of chat_few_shot examples that FEW_SHOT does not hold."""
     if not 1 <= shots <= len(FEW_SHOT):
         raise ConfigError(f"few_shot_examples={shots}: chat_few_shot has {len(FEW_SHOT)} solved puzzles to show, "
                           f"so give 1 to {len(FEW_SHOT)}")

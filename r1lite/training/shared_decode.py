@@ -25,11 +25,22 @@ otherwise each distinct prompt is still prefilled once and its cache copied to t
 from __future__ import annotations
 
 import inspect
+import logging
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
 from r1lite.training.shared_prefix import DECODE_LAYOUT, _base, prompt_groups, use_grouped_attention, why_not
+
+
+logger = logging.getLogger(__name__)
+_said: set[str] = set()  # why decoding fell back to copied caches, each said once per process
+
+
+def _say_once(reason: str) -> None:
+    if reason not in _said:
+        _said.add(reason)
+        logger.info("shared-prefix decoding off (%s): each row decodes from a copy of its prompt's cache", reason)
 
 
 def cache_name(model) -> str:
@@ -185,7 +196,12 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     ):
         return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
     first = [rows[0] for rows in groups]
-    shared = share_cache and why_not(model) is None and _equal_contiguous(groups)
+    reason = why_not(model)
+    if reason is None and not _equal_contiguous(groups):
+        reason = "the rows of a prompt are not contiguous and equally many"
+    if share_cache and reason is not None:
+        _say_once(reason)
+    shared = share_cache and reason is None
     if shared:
         use_grouped_attention(model)  # its entry is the model's own attention outside shared calls
     key = cache_name(model)

@@ -17,8 +17,9 @@ computed once per group (Prefix Grouper, arXiv 2506.05433, splits attention the 
 
 The attention reaches the model through transformers' ``AttentionInterface``: on first use, a model
 whose attention is "sdpa" or "eager" is switched to the matching ``r1lite_grouped_*`` entry, which
-runs the grouped computation when the forward call carries a ``shared_prefix_layout`` and the model's
-original attention otherwise (generation, TRL's path), so the switch changes no other number. On the
+runs the grouped computation when the forward call carries a ``shared_prefix_layout``, the decode
+attention of a shared-prefix cache while ``DECODE_LAYOUT`` holds one (shared_decode.py), and the
+model's original attention otherwise (TRL's path), so the switch changes no other number. On the
 CPU the grouped attention runs in fp32 even under bf16 autocast, which torch's CPU SDPA runs faster
 at these shapes; on GPUs it keeps the autocast dtype. ``python bench/bench_attention.py`` times it
 against one masked SDPA over the packed sequence (bench/README.md has the numbers).
