@@ -231,8 +231,8 @@ class R1ZeroConfig(GRPOConfig):
     shared_prefix: bool = field(
         default=True,
         metadata={
-            "help": "Shared prefixes: generation prefills each distinct prompt once and copies its cache to its "
-            "group; the training pass packs the completions of one prompt into one sequence after a single copy of "
+            "help": "Shared prefixes: generation prefills each distinct prompt once and decodes its group from one "
+            "cached copy of it; the training pass packs the completions of one prompt into one sequence after a single copy of "
             "the prompt (grouped attention keeps them apart), so each prompt is computed once per group, not once "
             "per completion; the same log-probabilities and gradients as TRL's pass. Falls back to TRL's pass, with "
             "one log line, for attention other than sdpa/eager (flash attention), sliding windows or soft-capping."

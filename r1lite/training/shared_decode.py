@@ -30,7 +30,8 @@ import logging
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
-from r1lite.training.shared_prefix import DECODE_LAYOUT, _base, prompt_groups, use_grouped_attention, why_not
+from r1lite.training.shared_prefix import (DECODE_LAYOUT, _base, attention_dtypes, prompt_groups, use_grouped_attention,
+                                          why_not)
 
 
 logger = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ def cache_name(model) -> str:
     return "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
 
 
-def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
-    """The dtype the decode attention runs in: what SDPA would compute in (autocast's dtype where it is on,
-    else the tensor's), at least fp32 on the CPU, as the grouped training attention (shared_prefix.py)."""
-    device = tensor.device.type
-    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tensor.dtype
-    return torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype
-
-
 class GroupPrefixLayer(CacheLayerMixin):
     """One layer's cache: each group's prompt once, each row's own tokens after it (see module docstring)."""
 
@@ -64,7 +57,7 @@ class GroupPrefixLayer(CacheLayerMixin):
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, group_size: int):
         super().__init__()
-        dtype = _compute_dtype(keys)
+        _, dtype = attention_dtypes(keys)  # the dtype the decode attention runs in, as the training pass's
         self.prefix_keys = keys.to(dtype)  # (G, Hkv, Lp, d)
         self.prefix_values = values.to(dtype)  # (G, Hkv, Lp, d)
         self.group_size = group_size  # n rows per group, contiguous in the batch
@@ -144,7 +137,7 @@ class SharedPrefixCache(Cache):
         B, H, q, _ = query.shape
         r, L = H // Hkv, Lp + t  # query heads per key head; keys visible in all
         device = query.device.type
-        out_dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else query.dtype
+        out_dtype, _ = attention_dtypes(query)
         scale = scaling if scaling is not None else d**-0.5
         with torch.autocast(device, enabled=False):
             # head h reads key head h // r (transformers' repeat_kv order)

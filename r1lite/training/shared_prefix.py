@@ -88,6 +88,15 @@ AttentionMaskInterface.register(GROUPED["sdpa"], sdpa_mask)
 AttentionMaskInterface.register(GROUPED["eager"], eager_mask)
 
 
+def attention_dtypes(tensor: torch.Tensor) -> tuple[torch.dtype, torch.dtype]:
+    """(the dtype SDPA would return for attention over ``tensor``, the dtype r1lite computes it in): autocast's
+    dtype where it is on (queries and keys arrive in fp32 from RoPE), else the tensor's; at least fp32 on the CPU,
+    where torch's SDPA runs faster in fp32 at these shapes."""
+    device = tensor.device.type
+    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tensor.dtype
+    return dtype, torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype
+
+
 def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 0.0, scaling: float | None = None,
                       compute: torch.dtype | None = None):
     """Attention of packed groups: (G, H, L, d) queries, (G, Hkv, L, d) keys and values -> (G, L, H, d) output.
@@ -95,10 +104,9 @@ def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 
     Positions after a group's last completion (padding of the packed batch) get zeros. ``compute``:
     the dtype the attention runs in (default: at least fp32 on the CPU, else the output's dtype)."""
     device = query.device.type
-    # what SDPA would return here: autocast's dtype where it is on (query and key arrive in fp32 from RoPE)
-    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else query.dtype
+    dtype, default = attention_dtypes(query)
     if compute is None:
-        compute = torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype
+        compute = default
     query, key, value = query.to(compute), key.to(compute), value.to(compute)
     G, H, L, d = query.shape
     Hkv = key.size(1)

@@ -101,8 +101,9 @@ class R1ZeroTrainer(GRPOTrainer):
 
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation (HF path) with each distinct prompt prefilled once and its group decoded from one
-        cached copy (``shared_prefix``, ``r1lite.training.shared_decode``) and the stop strings as a stopping criterion of ``generate``; vLLM stops through its sampling parameters
-        and shares prefixes through its prefix cache. An EOS goes after each row that a stop string ended.
+        cached copy (``shared_prefix``, ``r1lite.training.shared_decode``), and the stop strings as a stopping
+        criterion of ``generate``; vLLM stops through its sampling parameters and shares prefixes through its
+        prefix cache. An EOS goes after each row that a stop string ended.
         The HF path casts the weights to bf16 once per generation, not once per token (``r1lite.training.cast_once``)."""
         stopping = self._stopping if not self.use_vllm else None
         shared = self.args.shared_prefix and not self.use_vllm
