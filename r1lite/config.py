@@ -297,6 +297,21 @@ class R1ZeroConfig(GRPOConfig):
         super().__post_init__()
         if self.prompts_per_update is not None:
             self._derive_accumulation()
+        self._check_whole_groups()
+
+    def _check_whole_groups(self) -> None:
+        """With shared prefixes on several processes, every micro-batch must hold whole prompt groups.
+
+        The shared-prefix pass runs one packed forward per chunk of whole groups; were a micro-batch to
+        hold part of a group, ranks could run different numbers of forwards, which under ZeRO-3 or FSDP
+        (a collective per layer) hangs, and under DDP fails at the backward."""
+        if not self.shared_prefix or self.world_size < 2 or self.per_device_train_batch_size % self.num_generations == 0:
+            return
+        raise ConfigError(
+            f"per_device_train_batch_size={self.per_device_train_batch_size} is not a multiple of num_generations="
+            f"{self.num_generations}: on {self.world_size} processes shared prefixes need whole prompt groups per "
+            "micro-batch; choose a multiple (or set shared_prefix: false)"
+        )
 
     def _derive_accumulation(self) -> None:
         completions = self.prompts_per_update * self.num_generations

@@ -7,6 +7,7 @@ for the two accelerate gates lifted on a CPU-only machine.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -161,6 +162,61 @@ def test_lora_run_saves_a_merged_model_and_the_adapter(tmp_path, tiny_recipe, ti
     assert torch.equal(merged["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
 
 
+ZERO3_LORA_TIMEOUT = 600  # seconds; a hang fails instead of blocking (the run itself takes about a minute on 2 cores)
+
+
+def test_lora_under_zero3_saves_a_merged_model_without_hanging(tmp_path, tiny_model_path):
+    """LoRA under ZeRO-3 (``zero3_init_flag: true``): rank 0 alone reloads the base model to merge the
+    adapter, and a ``from_pretrained`` under ZeRO-3 init is a collective that would wait forever for rank 1.
+    The run must end (the timeout turns a hang into a failure) with the real, gathered adapter weights
+    (not ZeRO-3's empty placeholders) and a merged full model that loads and differs where LoRA trained."""
+    pytest.importorskip("deepspeed")
+    pytest.importorskip("peft")
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    (tmp_path / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "configs/accelerate/zero3.yaml"),
+        "--num_processes", "2",
+        "--mixed_precision", "no",  # with --bf16 false: fp32 on any CPU, and DeepSpeed's config agrees with the trainer's
+        str(REPO / "tests/engines/launch_stage.py"),
+        "zero", "--config", str(REPO / "configs/tiny/zero.yaml"), "--output_dir", str(out), "--use_cpu", "false",
+        "--bf16", "false", "--max_steps", "1", "--eval_at_end", "false",
+        "--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward",
+        "--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "q_proj", "v_proj",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tmp_path)}
+    log = tmp_path / "launch.log"
+    with log.open("w") as sink:  # a file, not a pipe: a killed launcher's ranks cannot keep a read blocked
+        launch = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO)
+        try:
+            returncode = launch.wait(timeout=ZERO3_LORA_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            import psutil  # accelerate's dependency
+
+            ranks = psutil.Process(launch.pid).children(recursive=True)  # torchrun starts them in their own sessions
+            for process in [launch, *ranks]:
+                process.kill()
+            launch.wait()
+            psutil.wait_procs(ranks, timeout=30)
+            pytest.fail(f"LoRA under ZeRO-3 did not end within {ZERO3_LORA_TIMEOUT} s (a collective on one rank only?)\n"
+                        + log.read_text()[-4000:])
+    assert returncode == 0, log.read_text()[-4000:]
+    probe = json.loads((out / "probe-rank0.json").read_text())
+    assert probe["distributed_type"] == "DEEPSPEED" and probe["num_processes"] == 2, probe
+    adapter = load_file(out / "adapter" / "adapter_model.safetensors")
+    lora = {k: v for k, v in adapter.items() if ".lora_A" in k or ".lora_B" in k}
+    assert lora and all(v.dim() == 2 and v.numel() > 0 for v in lora.values()), {k: v.shape for k, v in lora.items()}
+    assert any(v.abs().sum() > 0 for k, v in lora.items() if ".lora_B" in k)  # trained, not the zero init
+    merged = AutoModelForCausalLM.from_pretrained(out).state_dict()  # a full model, no adapter needed
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()
+    assert set(merged) == set(base)
+    assert not torch.equal(merged["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+    assert torch.equal(merged["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
+
+
 # 3, 4, 6. what each config names is installed by an extra ----------------------------------------------
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -303,15 +359,16 @@ def test_release_vllm_frees_the_colocated_engine():
 class _FakeVLLMGeneration:
     """TRL's VLLMGeneration as the trainer calls it: token ids and per-token log-probs, no EOS after a stop."""
 
-    def __init__(self, rows):
+    def __init__(self, rows, logprob=-0.5):
         self.rows = rows
+        self.logprob = logprob
 
     def sync_weights(self):
         pass
 
     def generate(self, prompts, images, num_generations, profiler):
         ids = [self.rows[i % len(self.rows)] for i in range(len(prompts))]  # colocated: one row per prompt row
-        return None, ids, [[[-0.5]] * len(r) for r in ids], None
+        return None, ids, [[[self.logprob]] * len(r) for r in ids], None
 
 
 @pytest.mark.parametrize("mask_truncated", [False, True])
@@ -344,6 +401,39 @@ def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer
     assert mask[1].sum().item() == (0 if mask_truncated else len(cut_off))
 
 
+def test_stopped_rows_importance_ratio_is_that_of_their_sampled_tokens(tmp_path, tiny_model_path, tokenizer):
+    """The EOS r1lite appends after a vLLM stop string was not sampled: TRL's importance-sampling correction must
+    ignore it. The ratio of a stopped row is exp(sum over its sampled tokens of (log p_train - log p_vllm)); with a
+    sampling log-prob of 0.0 for the EOS it was also multiplied by p_train(EOS | answer)."""
+    from datasets import Dataset
+
+    from r1lite.config import R1ZeroConfig
+    from r1lite.models import load_model
+    from r1lite.training.trainer import R1ZeroTrainer
+
+    answered = tokenizer.encode("3 + 4 = 7</think> <answer>3 + 4</answer>", add_special_tokens=False)
+    cut_off = tokenizer.encode("3 + 4 = 7 and then", add_special_tokens=False)
+    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=4,
+                        max_completion_length=32, report_to="none", stop_strings=["</answer>"],
+                        vllm_importance_sampling_mode="sequence_truncate", vllm_importance_sampling_clip_min=0.0,
+                        vllm_importance_sampling_clip_max=1e30)  # no clipping: the ratio itself
+    data = Dataset.from_dict({"prompt": ["a b c"] * 4})
+    trainer = R1ZeroTrainer(model=load_model(tiny_model_path), reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
+                            args=args, train_dataset=data, processing_class=tokenizer)
+    trainer.use_vllm = True
+    uniform = -math.log(len(tokenizer))  # about what the random tiny model gives any token: ratios stay finite
+    trainer.vllm_generation = _FakeVLLMGeneration([answered, cut_off], uniform)
+    trainer._last_loaded_step = trainer.state.global_step
+    trainer.model.train()
+    out = trainer._generate_and_score_completions([{"prompt": "a b c"}] * 4)
+    old = out["old_per_token_logps"]  # (4, C) the training model's log-probs
+    ratio = out["importance_sampling_ratio"]  # (4, 1) sequence level
+    for row, sampled in ((0, len(answered)), (1, len(cut_off))):
+        expected = torch.exp((old[row, :sampled] - uniform).sum())  # the sampled tokens only
+        torch.testing.assert_close(ratio[row, 0], expected, rtol=1e-5, atol=0)
+    assert out["completion_mask"][0].sum() == len(answered) + 1  # the EOS itself stays in the loss
+
+
 # 10. the same update on any number of processes -----------------------------------------------------------
 
 
@@ -373,6 +463,55 @@ def test_prompts_per_update_checks(tiny_recipe, args, match):
 
     with pytest.raises(ValueError, match=match):
         parse_args(tiny_recipe + args)
+
+
+@pytest.mark.parametrize("shared_prefix", ["true", "false"])
+def test_micro_batches_of_part_groups_fail_before_the_model_loads(tiny_recipe, monkeypatch, shared_prefix):
+    """6 rows per device in groups of 4: a rank's micro-batch would hold part of a group, ranks would run different
+    numbers of packed forwards, and ZeRO-3 / FSDP would hang. One line names the fields."""
+    from r1lite.config import R1ZeroConfig
+    from r1lite.errors import ConfigError
+    from r1lite.training.zero import parse_args
+
+    monkeypatch.setattr(R1ZeroConfig, "world_size", property(lambda self: 2))
+    args = [*tiny_recipe, "--per_device_train_batch_size", "6", "--num_generations", "4",
+            "--shared_prefix", shared_prefix]
+    if shared_prefix == "false":
+        assert parse_args(args)[1].per_device_train_batch_size == 6  # TRL's pass: no packed forwards to line up
+        return
+    with pytest.raises(ConfigError, match="per_device_train_batch_size=6 is not a multiple of num_generations=4"):
+        parse_args(args)
+
+
+def test_reference_model_is_built_in_the_compute_dtype(tmp_path, tiny_model_path, tokenizer):
+    """beta > 0 under bf16: the frozen reference model is bf16 (TRL would build it in the policy's fp32)."""
+    from datasets import Dataset
+
+    from r1lite.config import R1ZeroConfig
+    from r1lite.models import load_model
+    from r1lite.training.trainer import R1ZeroTrainer
+
+    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, beta=0.1, per_device_train_batch_size=4,
+                        num_generations=4, report_to="none")
+    trainer = R1ZeroTrainer(model=load_model(tiny_model_path, dtype=torch.float32), args=args,
+                            reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+                            train_dataset=Dataset.from_dict({"prompt": ["a b c"] * 4}), processing_class=tokenizer)
+    assert next(trainer.model.parameters()).dtype == torch.float32  # the optimizer's master weights
+    assert next(trainer.ref_model.parameters()).dtype == torch.bfloat16
+    assert trainer.args.model_init_kwargs is None  # the user's config is left as given
+
+
+def test_trainer_without_args_builds_a_default_config(tiny_model_path, tokenizer, tmp_path, monkeypatch):
+    """As TRL's GRPOTrainer(model, reward_funcs, train_dataset): a default R1ZeroConfig named after the model."""
+    from datasets import Dataset
+
+    from r1lite.config import R1ZeroConfig
+    from r1lite.training.trainer import R1ZeroTrainer
+
+    monkeypatch.chdir(tmp_path)
+    trainer = R1ZeroTrainer(tiny_model_path, lambda completions, **kw: [0.0] * len(completions),
+                            train_dataset=Dataset.from_dict({"prompt": ["a b c"] * 8}), processing_class=tokenizer)
+    assert isinstance(trainer.args, R1ZeroConfig) and trainer.args.output_dir.endswith("-R1Zero")
 
 
 # 11. the GPU benchmark's bookkeeping --------------------------------------------------------------------

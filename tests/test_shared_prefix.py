@@ -90,11 +90,13 @@ def test_packing_layout():
     groups = prompt_groups(ids[:, :3], mask[:, :3])
     assert groups == [[0, 1], [2]]
     packed, positions, index, layout = pack(ids, mask, 2, groups)
-    assert packed.tolist() == [[8, 9, 1, 2, 3, 0], [7, 4, 5, 0, 0, 0]]
-    assert positions[0].tolist() == [0, 1, 2, 3, 2, 3]  # each completion continues from the prompt
+    # [prompt[:-1] | prompt[-1] completion ...]: each row's segment repeats the prompt's last token
+    assert packed.tolist() == [[8, 9, 1, 2, 9, 3, 0], [7, 4, 5, 0, 0, 0, 0]]
+    assert positions[0].tolist() == [0, 1, 2, 3, 1, 2, 3]  # each segment continues from the prompt
     L = packed.size(1)
-    assert (index % L).tolist() == [[1, 2], [1, 4], [0, 1]]  # token 0 predicted by the prompt's last position
-    assert layout == PackedLayout(prompt_lengths=(2, 1), group_sizes=(2, 1), completion_length=2)
+    assert (index % L).tolist() == [[1, 2], [4, 5], [0, 1]]  # position t of a row's segment predicts its token t
+    assert index[2, 0] // L == 1  # row 2 is group 1's
+    assert layout == PackedLayout(prompt_lengths=(1, 0), group_sizes=(2, 1), completion_length=3)
 
 
 @pytest.mark.parametrize("heads,kv_heads", [(4, 4), (4, 2)], ids=["mha", "gqa"])

@@ -161,6 +161,16 @@ class SharedPrefixCache(Cache):
         return out.to(out_dtype)
 
 
+def prompt_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids (B, P) of left-padded prompts, as ``generate`` numbers them: each row's first real token is
+    position 0 (``GenerationMixin._prepare_position_ids_for_generation``; padding gets 0 and is masked anyway).
+
+    The prefill must number the prompt this way: ``generate`` then continues each row from its own length,
+    and a prefill that numbered the padding too (a model's default without ``position_ids``) would put a
+    padded row's prompt that many positions away from its completion under rotary embeddings."""
+    return (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)  # (B, P)
+
+
 def _equal_contiguous(groups: list[list[int]]) -> bool:
     """Whether the groups are rows [0, n), [n, 2n), ... in order."""
     n = len(groups[0])
@@ -171,7 +181,8 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
                                  share_cache: bool = True, **kwargs):
     """``generate(...)`` with each distinct prompt prefilled once and decoded from one shared cache entry.
 
-    The prefill covers all but the last prompt token (``generate`` then runs that one and decodes).
+    The prefill covers all but the last prompt token (``generate`` then runs that one and decodes), at the
+    positions ``generate`` gives a left-padded prompt (``prompt_positions``).
     Where the model's attention can be extended (``why_not``) and each prompt's rows are contiguous
     and equally many, its rows decode from a ``SharedPrefixCache``; otherwise the prefill's cache is
     copied to every row of its group (``DynamicCache.batch_select_indices``). Falls back to plain
@@ -198,9 +209,10 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     if shared:
         use_grouped_attention(model)  # its entry is the model's own attention outside shared calls
     key = cache_name(model)
+    prefill_mask = attention_mask[first, :-1]  # (G, P-1)
     with torch.no_grad():
-        out = model(input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1], use_cache=True,
-                    logits_to_keep=1)
+        out = model(input_ids=input_ids[first, :-1], attention_mask=prefill_mask,
+                    position_ids=prompt_positions(prefill_mask), use_cache=True, logits_to_keep=1)
     cache = getattr(out, key)  # (G, Hkv, P-1, d) per layer
     if shared:
         cache = SharedPrefixCache.from_prefill(cache, len(groups[0]))

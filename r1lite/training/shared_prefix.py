@@ -4,9 +4,11 @@ A GRPO group is `num_generations` completions of one prompt; TRL's training pass
 `prompt + completion` for every row, so a group's prompt goes through the model G times, forward and
 backward. Here the rows of one prompt are packed into ONE sequence,
 
-    [ prompt (Lp) | completion 1 (C) | completion 2 (C) | ... | completion k (C) ]
+    [ prompt[:-1] | prompt[-1] completion 1 | prompt[-1] completion 2 | ... | prompt[-1] completion k ]
 
-whose position ids continue from the prompt in each completion (Lp, Lp+1, ...), as in its own row.
+whose position ids continue from the prompt in each segment, as in its own row (``pack``; the prompt's
+last token is repeated per row so that each scored position belongs to one row, as TRL's fused LM
+head needs).
 Attention is the model's own, computed per group in two calls (``grouped_attention``): the prompt
 causally over itself, and the k completions as a batch of k, each over [prompt | itself] under the
 causal mask of its row (key j visible to completion position i iff j <= Lp + i), with the prompt's
@@ -120,8 +122,8 @@ def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 
             qp, qc, _ = q.split(sizes, dim=1)  # (H, lp, d), (H, n*C, d)
             kp, kc, _ = k.split(sizes, dim=1)  # (Hkv, lp, d), (Hkv, n*C, d)
             vp, vc, _ = v.split(sizes, dim=1)
-            prompt = F.scaled_dot_product_attention(qp[None], kp[None], vp[None], is_causal=True, dropout_p=dropout,
-                                                    scale=scaling, enable_gqa=gqa)[0]  # (H, lp, d)
+            prompt = qp if lp == 0 else F.scaled_dot_product_attention(  # (H, lp, d); a one-token prompt has no part
+                qp[None], kp[None], vp[None], is_causal=True, dropout_p=dropout, scale=scaling, enable_gqa=gqa)[0]
             qc = qc.unflatten(1, (n, C)).transpose(0, 1)  # (n, H, C, d)
             keys = torch.cat([kp.expand(n, Hkv, lp, d), kc.unflatten(1, (n, C)).transpose(0, 1)], dim=2)  # (n, Hkv, lp+C, d)
             values = torch.cat([vp.expand(n, Hkv, lp, d), vc.unflatten(1, (n, C)).transpose(0, 1)], dim=2)  # (n, Hkv, lp+C, d)
@@ -176,50 +178,58 @@ def prompt_groups(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[l
 
 
 def pack(input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_length: int, groups: list[list[int]]):
-    """The packed batch for ``groups``: (ids, position ids, positions of each row's completion logits, layout).
+    """The packed batch for ``groups``: (ids, position ids, positions of each row's completion scores, layout).
 
     input_ids, attention_mask: (B, P+C), prompts left-padded, completions right-padded (TRL's layout).
-    Returns ids (G, L), positions (G, L), gather indices (B, C): for row r, the packed (group, position)
-    whose logits predict completion token t are (index[r, t] // L, index[r, t] % L); and the PackedLayout.
-    A completion's padding needs no mask: it comes after the row's real tokens, causal attention keeps
-    those from seeing it, and the loss masks the padding positions themselves.
+    A group of prompt p (length lp) and completions c_1..c_n packs as
+
+        [ p[:-1] | p[-1] c_1 | p[-1] c_2 | ... | p[-1] c_n ]      positions 0..lp-2, then lp-1..lp-1+C in each segment
+
+    so every scored position is a row's own: segment i's position t predicts token t of c_i (t < C),
+    which is what TRL's fused LM head needs (one label per position, ``shift_labels``), at the cost of
+    one repeated token per row. Returns ids (G, L), positions (G, L), index (B, C) (row r's token t is
+    predicted at packed (index[r, t] // L, index[r, t] % L)) and the PackedLayout (prompt part lp-1,
+    segments of C+1). A completion's padding needs no mask: it comes after the row's real tokens,
+    causal attention keeps those from seeing it, and the loss masks the padding positions themselves.
     """
     device = input_ids.device
     C = completion_length  # completion tokens per row
     P = input_ids.size(1) - C  # prompt width (left-padded)
     prompt_lengths = [int(attention_mask[rows[0], :P].sum()) for rows in groups]
-    L = max(lp + len(rows) * C for lp, rows in zip(prompt_lengths, groups, strict=True))  # packed length
+    if min(prompt_lengths) < 1:
+        raise ValueError("a row has an empty prompt: the shared-prefix pass needs at least one prompt token")
+    S = C + 1  # a segment: the prompt's last token, then the completion
+    L = max(lp - 1 + len(rows) * S for lp, rows in zip(prompt_lengths, groups, strict=True))  # packed length
     G = len(groups)
     ids = torch.zeros(G, L, dtype=input_ids.dtype, device=device)  # (G, L)
     positions = torch.zeros(G, L, dtype=torch.long, device=device)  # (G, L)
     index = torch.zeros(input_ids.size(0), C, dtype=torch.long, device=device)  # (B, C) flat packed positions
     for g, (rows, lp) in enumerate(zip(groups, prompt_lengths, strict=True)):
-        ids[g, :lp] = input_ids[rows[0], P - lp : P]
-        positions[g, :lp] = torch.arange(lp, device=device)
+        ids[g, : lp - 1] = input_ids[rows[0], P - lp : P - 1]
+        positions[g, : lp - 1] = torch.arange(lp - 1, device=device)
         for i, row in enumerate(rows):
-            start = lp + i * C
-            ids[g, start : start + C] = input_ids[row, P:]
-            positions[g, start : start + C] = torch.arange(lp, lp + C, device=device)
-            # token t of the completion is predicted at the position before it: the prompt's last for t = 0
-            before = torch.arange(start - 1, start + C - 1, device=device)  # (C,)
-            before[0] = lp - 1
-            index[row] = g * L + before
-    layout = PackedLayout(tuple(prompt_lengths), tuple(len(rows) for rows in groups), C)
+            start = lp - 1 + i * S
+            ids[g, start : start + S] = input_ids[row, P - 1 :]  # (S,) the prompt's last token, then the completion
+            positions[g, start : start + S] = torch.arange(lp - 1, lp - 1 + S, device=device)
+            index[row] = g * L + torch.arange(start, start + C, device=device)  # (C,) position t predicts token t
+    layout = PackedLayout(tuple(lp - 1 for lp in prompt_lengths), tuple(len(rows) for rows in groups), S)
     return ids, positions, index, layout
+
+
+_PLACEHOLDER_DOC = """A 4D mask is taken as given by transformers, which then builds none of its own (an L x L mask per
+group); the grouped attention reads the layout instead."""
 
 
 def packed_logits(model, input_ids, attention_mask, completion_length: int, groups: list[list[int]], autocast):
     """Logits (B, C, V) of each row's completion tokens, from one packed forward pass over the groups.
 
-    Only positions from the shortest prompt's last token on are projected to the vocabulary (the
-    model's ``logits_to_keep``): every completion position, and at most the difference in prompt lengths."""
+    Only positions from the first scored one on are projected to the vocabulary (the model's
+    ``logits_to_keep``)."""
     use_grouped_attention(model)
     ids, positions, index, layout = pack(input_ids, attention_mask, completion_length, groups)
     G, L = ids.shape
     first = int((index % L).min())  # the earliest position whose logits are needed
-    # A 4D mask is taken as given by transformers, which then builds none of its own (an L x L mask
-    # per group); the grouped attention reads the layout instead.
-    placeholder = torch.ones(G, 1, 1, 1, dtype=torch.bool, device=ids.device)
+    placeholder = torch.ones(G, 1, 1, 1, dtype=torch.bool, device=ids.device)  # see _PLACEHOLDER_DOC
     with autocast():
         logits = model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
                        logits_to_keep=L - first, **{LAYOUT_KWARG: layout}).logits  # (G, L - first, V)
@@ -229,3 +239,27 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     # accumulate) took 3x as long on (1600, 49152) logits on the CPU
     rows = flat.index_select(0, (g * (L - first) + pos).reshape(-1))  # (B*C, V)
     return rows.reshape(index.size(0), index.size(1), -1)  # (B, C, V)
+
+
+def packed_fused_logps(model, input_ids, attention_mask, completion_length: int, groups: list[list[int]], autocast,
+                       compute_entropy: bool = False):
+    """Per-token log-probs (B, C) (and entropies or None) of each row's completion tokens from one packed forward
+    pass through TRL's fused LM head (``trl.trainer.utils.add_fused_lm_head``): the model is called with
+    ``fused_lm_head=True`` and one label per packed position (``shift_labels``), so no (B, C, V) logits tensor
+    exists; the head applies TRL's temperature. Labels of completion padding are -100, as in TRL's pass (their
+    log-prob is 0)."""
+    use_grouped_attention(model)
+    ids, positions, index, layout = pack(input_ids, attention_mask, completion_length, groups)
+    G, L = ids.shape
+    C = completion_length
+    labels = torch.full((G * L,), -100, dtype=ids.dtype, device=ids.device)  # (G*L,)
+    targets = input_ids[:, -C:].masked_fill(attention_mask[:, -C:] == 0, -100)  # (B, C)
+    labels[index.reshape(-1)] = targets.reshape(-1)
+    placeholder = torch.ones(G, 1, 1, 1, dtype=torch.bool, device=ids.device)  # see _PLACEHOLDER_DOC
+    with autocast():
+        out = model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
+                    fused_lm_head=True, shift_labels=labels.view(G, L), **{LAYOUT_KWARG: layout})
+    flat = index.reshape(-1)  # (B*C,)
+    logps = out.log_probs.reshape(-1).index_select(0, flat).view_as(index)  # (B, C)
+    entropy = out.entropy.reshape(-1).index_select(0, flat).view_as(index) if compute_entropy else None  # (B, C)
+    return logps, entropy

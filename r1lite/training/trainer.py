@@ -63,7 +63,7 @@ import random
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
-from trl.trainer.utils import entropy_from_logits, selective_log_softmax
+from trl.trainer.utils import entropy_from_logits, get_config_model_id, selective_log_softmax
 
 from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
@@ -71,13 +71,18 @@ from r1lite.training.cast_once import weights_cast_once
 from r1lite.training.cpu_sampling import inverse_cdf_multinomial
 from r1lite.training.dynamic_sampling import merge, signal_rows
 from r1lite.training.group_shuffle import whole_groups
+from r1lite.training.reference_model import reference_in_compute_dtype
 from r1lite.training.shared_decode import generate_with_shared_prefill
-from r1lite.training.shared_prefix import packed_logits, prompt_groups, why_not
+from r1lite.training.shared_prefix import packed_fused_logps, packed_logits, prompt_groups, why_not
 from r1lite.task.evaluation import stop_criteria
 from r1lite.models import free_memory
 from r1lite.training.trl_contract import use_triton, verify
 
 logger = logging.getLogger(__name__)
+
+# The sampling log-prob of a token the sampler did not draw (an EOS after a stop string): TRL maps NaN
+# to "no importance-sampling correction" (named in r1lite.training.trl_contract).
+UNSAMPLED_LOGPROB = float("nan")
 
 
 class R1ZeroTrainer(GRPOTrainer):
@@ -86,10 +91,21 @@ class R1ZeroTrainer(GRPOTrainer):
     are fields of ``args``, an ``r1lite.config.R1ZeroConfig``."""
 
     def __init__(self, *args, **kwargs):
+        args = list(args)
         config = kwargs.get("args", args[2] if len(args) > 2 else None)
+        if config is None:  # as TRL: a default config named after the model
+            model = kwargs.get("model", args[0] if args else None)
+            name = model if isinstance(model, str) else get_config_model_id(model.config)
+            # TRL's default GRPOConfig asks for bf16, which TrainingArguments refuses without a GPU unless use_cpu
+            config = R1ZeroConfig(f"{name.split('/')[-1]}-R1Zero", use_cpu=not torch.cuda.is_available())
+            if len(args) > 2:
+                args[2] = config
+            else:
+                kwargs["args"] = config
         if not isinstance(config, R1ZeroConfig):
             raise TypeError(f"R1ZeroTrainer needs args=R1ZeroConfig(...) (r1lite.config), got {type(config).__name__}")
-        super().__init__(*args, **kwargs)
+        with reference_in_compute_dtype(config):
+            super().__init__(*args, **kwargs)
         self._local_lengths: list[int] = []
         self._local_truncated: list[bool] = []
         self._stopping = None
@@ -159,8 +175,11 @@ class R1ZeroTrainer(GRPOTrainer):
         ``completions/clipped_ratio``, and with ``mask_truncated_completions`` the row leaves the loss.
         vLLM ends a stopped row at the stop string with no EOS, so without this every answered row would
         count as truncated and, masked, every correct answer would be dropped. The appended EOS is trained
-        like any token (the model learns to end after the answer); its sampling log-probability is 0
-        (the stop rule emits it with certainty), so TRL's importance-sampling weight for it is p(EOS) <= 1.
+        like any token (the model learns to end after the answer). The sampler never drew it, so its
+        sampling log-probability is NaN, which TRL's importance-sampling correction reads as "no
+        correction" (its ratio is 1: ``GRPOTrainer._generate_and_score_completions`` zeroes NaN
+        differences); a 0.0 there would multiply the row's weight by p(EOS | answer), which for a base
+        model is small, and push correct answers out of the gradient.
         """
         eos = self._tokenizer.eos_token_id
         finished = {*self.eos_token_ids, self._tokenizer.pad_token_id}
@@ -173,20 +192,21 @@ class R1ZeroTrainer(GRPOTrainer):
             if any(stop in tail for stop in stops):
                 completion_ids[i] = [*ids, eos]
                 if logprobs is not None:
-                    logprobs[i] = [*logprobs[i], 0.0]
+                    logprobs[i] = [*logprobs[i], UNSAMPLED_LOGPROB]
         return completion_ids, logprobs
 
     def _get_per_token_logps_and_entropies(
         self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
         compute_aux_loss=False, **multimodal,
     ):
+        fused = use_triton(input_ids.device)  # TRL's fused head scores completion positions only: keep it
         groups = self._shared_prefix_groups(model, input_ids, attention_mask, logits_to_keep, compute_aux_loss, multimodal)
         if groups is not None:
             return self._shared_prefix_logps(model, input_ids, attention_mask, logits_to_keep, groups, batch_size,
-                                             compute_entropy)
+                                             compute_entropy, fused)
         if (
             not self.args.completion_only_logits
-            or use_triton(input_ids.device)
+            or fused
             or compute_aux_loss
             or any(v is not None for v in multimodal.values())
         ):
@@ -242,8 +262,12 @@ class R1ZeroTrainer(GRPOTrainer):
             self._shared_prefix_said = True
         return groups
 
-    def _shared_prefix_logps(self, model, input_ids, attention_mask, logits_to_keep, groups, batch_size, compute_entropy):
-        """Per-token log-probs (and entropies) of the completions from packed groups (r1lite.training.shared_prefix)."""
+    def _shared_prefix_logps(self, model, input_ids, attention_mask, logits_to_keep, groups, batch_size, compute_entropy,
+                             fused: bool):
+        """Per-token log-probs (and entropies) of the completions from packed groups (r1lite.training.shared_prefix).
+
+        ``fused`` (a Triton device): through TRL's fused, chunked LM head, no (B, C, V) logits; else logits of
+        the completion positions only, scored here."""
         batch_size = batch_size or input_ids.size(0)
         chunk: list[list[int]] = []
         chunks = []
@@ -258,9 +282,14 @@ class R1ZeroTrainer(GRPOTrainer):
             rows = [r for g in chunk for r in g]
             local = {r: i for i, r in enumerate(rows)}
             ids, mask = input_ids[rows], attention_mask[rows]  # (b, P+C)
-            logits = packed_logits(model, ids, mask, logits_to_keep, [[local[r] for r in g] for g in chunk],
-                                   self.accelerator.autocast)  # (b, C, V)
-            logps, entropy = self._scored(logits, ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each
+            local_groups = [[local[r] for r in g] for g in chunk]
+            if fused:
+                logps, entropy = packed_fused_logps(model, ids, mask, logits_to_keep, local_groups,
+                                                    self.accelerator.autocast, compute_entropy)  # (b, C) each
+            else:
+                logits = packed_logits(model, ids, mask, logits_to_keep, local_groups,
+                                       self.accelerator.autocast)  # (b, C, V)
+                logps, entropy = self._scored(logits, ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each
             parts.append(logps)
             entropy_parts.append(entropy)
             order += rows

@@ -59,6 +59,18 @@ STATE = {
 # Only with use_vllm and vllm_mode colocate: the engine r1lite frees after training (release_vllm).
 VLLM_STATE = {"vllm_generation": "TRL's VLLMGeneration; its .llm is the colocated vllm.LLM"}
 
+# Behaviour of TRL's code that r1lite relies on, each read from a line of its source: (object, marker, why).
+SOURCE_MARKERS = (
+    # the shared-prefix pass scores through TRL's fused LM head with one label per packed position
+    ("trl.trainer.utils:add_fused_lm_head", "shift_labels", "the fused head takes pre-shifted labels"),
+    # an EOS appended after a stop string has a NaN sampling log-prob: TRL applies no correction to it
+    ("trl.trainer.grpo_trainer:GRPOTrainer._generate_and_score_completions", "nan_to_num(per_token_logps_diff",
+     "a NaN sampling log-prob gives an importance ratio of 1"),
+    # the reference model is built in args.model_init_kwargs["dtype"] when given (r1lite.training.reference_model)
+    ("trl.trainer.grpo_trainer:GRPOTrainer.__init__", 'model_init_kwargs.setdefault("dtype"',
+     "the reference model's dtype comes from model_init_kwargs first"),
+)
+
 # Private functions r1lite imports: module -> name.
 IMPORTS = {"trl.kernels.chunked_logprob": "_use_triton"}
 # Module-level names of TRL that r1lite swaps while TRL runs: module -> name.
@@ -83,6 +95,13 @@ def check_signatures(trainer_class=None) -> list[str]:
     for module, name in SWAPPED.items():
         if not callable(getattr(importlib.import_module(module), name, None)):
             problems.append(f"{module}.{name} is gone")
+    for target, marker, why in SOURCE_MARKERS:
+        module, _, path = target.partition(":")
+        obj = importlib.import_module(module)
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if obj is None or marker not in inspect.getsource(obj):
+            problems.append(f"{module}.{path} no longer shows {marker!r} ({why})")
     for name, expected in OVERRIDDEN.items():
         method = getattr(trainer_class, name, None)
         if method is None:
