@@ -118,3 +118,9 @@ def test_bench_step_flop_count_shares_only_the_prompt(tiny_model_path):
     eight = flops(model, groups=2, size=8, prompt=230, new=96)
     assert eight["prefill shared"] == eight["prefill"] / 8  # each prompt once instead of 8 times
     assert eight["training pass"] / 8 < eight["training pass shared"] < eight["training pass"]
+
+
+def test_bench_equality_starts(tiny_model_path):
+    out = _run("bench/bench_equality.py", "--model", "tiny-random", "--dtype", "float32", "--groups", "2", "--rows", "2",
+               "--new_tokens", "4")
+    assert "first_token_logit_max_diff" in out and "rows_identical" in out and "logp_max_diff" in out
