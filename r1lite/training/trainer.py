@@ -2,7 +2,9 @@
 logits on the CPU, stop strings and dynamic sampling.
 
 It overrides five private methods of TRL's trainer and reads some of its private state; all of
-them are named, and checked when the trainer is built, in ``r1lite.training.trl_contract``.
+them are named, and checked when the trainer is built, in ``r1lite.training.trl_contract``; the
+transformers internals of the shared-prefix paths in ``r1lite.training.transformers_contract``.
+``tests/test_equal_to_trl.py`` holds every speed hook to TRL's numbers on realistic batches.
 
 Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
 token that completes one of them (transformers' ``StopStringCriteria``); the stopped row's padding is
@@ -76,6 +78,7 @@ from r1lite.training.shared_decode import generate_with_shared_prefill
 from r1lite.training.shared_prefix import packed_fused_logps, packed_logits, prompt_groups, why_not
 from r1lite.task.evaluation import stop_criteria
 from r1lite.models import free_memory
+from r1lite.training import transformers_contract
 from r1lite.training.trl_contract import use_triton, verify
 
 logger = logging.getLogger(__name__)
@@ -114,6 +117,8 @@ class R1ZeroTrainer(GRPOTrainer):
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
         self._shared_prefix_said = False  # which training pass runs is logged once
         verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
+        if self.args.shared_prefix:  # and the transformers internals the shared-prefix paths extend
+            transformers_contract.verify()
 
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation (HF path) with each distinct prompt prefilled once and its group decoded from one
