@@ -64,15 +64,7 @@ def lift_deepspeed_cpu_gate() -> None:
     transformers.training_args.is_torch_bf16_gpu_available = lambda: True
 
 
-def stepped_tensors(optimizer) -> list[torch.Tensor]:
-    """The tensors the optimizer updates: DeepSpeed's fp32 partitions, FSDP's local shards, or the parameters."""
-    while hasattr(optimizer, "optimizer"):  # accelerate's wrapper -> (DeepSpeed's ZeRO optimizer ->) torch's
-        for name in ("fp32_partitioned_groups_flat", "single_partition_of_fp32_groups"):  # ZeRO-3, ZeRO-1/2
-            if getattr(optimizer, name, None):
-                return list(getattr(optimizer, name))
-        optimizer = optimizer.optimizer
-    tensors = [p for group in optimizer.param_groups for p in group["params"]]
-    return [t.to_local() if hasattr(t, "to_local") else t for t in tensors]
+from r1lite.training.smoke import stepped_tensors  # noqa: E402  the smoke check reads the same tensors
 
 
 class MasterWeightProbe(TrainerCallback):
