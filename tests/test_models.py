@@ -74,3 +74,19 @@ def test_cpu_without_fast_bf16_trains_in_fp32(monkeypatch, tmp_path):
                       num_generations=2, report_to="none")
     cpu.configure_cpu(args)
     assert args.bf16 is False and args.mixed_precision == "no"
+
+
+def test_cpu_under_a_bf16_deepspeed_launch_keeps_bf16(monkeypatch, tmp_path):
+    """DeepSpeed's config enables bf16 when accelerate's mixed precision is bf16; turning TrainingArguments' bf16 off
+    then makes transformers refuse the run ("DeepSpeed config values that mismatch"), so the CPU fallback stands back."""
+    from trl import GRPOConfig
+
+    from r1lite.training import cpu
+
+    monkeypatch.setattr(cpu, "has_fast_bf16", lambda: False)
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, per_device_train_batch_size=4,
+                      num_generations=2, report_to="none")
+    cpu.configure_cpu(args)
+    assert args.bf16 is True

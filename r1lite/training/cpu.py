@@ -58,6 +58,9 @@ def configure_cpu(training) -> None:
     if torch.get_num_threads() != threads:
         logger.info("CPU run: %d torch threads per process (was %d)", threads, torch.get_num_threads())
         torch.set_num_threads(threads)
+    if training.bf16 and _deepspeed_sets_bf16():
+        logger.info("CPU run under DeepSpeed with bf16 in its config: bf16 stays on (DeepSpeed refuses a mismatch)")
+        return
     if training.bf16 and os.environ.get("R1LITE_FORCE_BF16") != "1" and not has_fast_bf16():
         logger.warning(
             "bf16 requested, but this CPU has no fast bf16 matrix multiply (%.1f GFLOP/s bf16 vs %.1f fp32): "
@@ -66,3 +69,11 @@ def configure_cpu(training) -> None:
         )
         training.bf16 = False
         training.mixed_precision = "no"  # TrainingArguments derived it from bf16 already; the Trainer reads this
+
+
+def _deepspeed_sets_bf16() -> bool:
+    """Whether this process runs under an accelerate DeepSpeed launch whose mixed precision is bf16: DeepSpeed's
+    config then enables bf16, and transformers refuses TrainingArguments that turn it off ("DeepSpeed config
+    values that mismatch TrainingArguments")."""
+    return (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+            and os.environ.get("ACCELERATE_MIXED_PRECISION", "").lower() == "bf16")
