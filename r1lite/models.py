@@ -180,14 +180,34 @@ def load_full_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str 
 
     Under DeepSpeed ZeRO-3 with ``zero3_init_flag`` transformers partitions every ``from_pretrained``
     across the processes while a training config is alive (the R1 stage's SFT config is): a model
-    loaded that way holds empty shards and cannot generate on its own. This load switches that off.
+    loaded that way holds empty shards and cannot generate on its own. This load switches that off
+    (:func:`outside_zero3_init`).
+    """
+    with outside_zero3_init():
+        return load_model(name_or_path, dtype)
+
+
+@contextmanager
+def outside_zero3_init() -> Iterator[None]:
+    """Within this block ``from_pretrained`` (and PEFT) build whole models on this process, even while a
+    DeepSpeed ZeRO-3 config is alive.
+
+    transformers 5 decides whether to build a model under ``deepspeed.zero.Init`` (which partitions
+    it across the processes and is a collective: every rank must take part, so one rank alone waits
+    forever) from a module global, ``transformers.integrations.deepspeed._hf_deepspeed_config_weak_ref``:
+    ``is_deepspeed_zero3_enabled()`` and ``deepspeed_config()`` read it, and ``set_hf_deepspeed_config``
+    sets it whenever an ``HfDeepSpeedConfig`` is built (``TrainingArguments`` under DeepSpeed builds one,
+    through accelerate's ``DeepSpeedPlugin.set_deepspeed_weakref``). PEFT asks the same function
+    (``peft.utils.integrations.check_deepspeed_zero3_enabled``). This block clears the global with
+    ``unset_hf_deepspeed_config()`` and restores the same weak reference afterwards, so the trainer's
+    engine and its config are untouched (named in ``r1lite.training.transformers_contract``).
     """
     from transformers.integrations import deepspeed
 
     saved = deepspeed._hf_deepspeed_config_weak_ref
     deepspeed.unset_hf_deepspeed_config()
     try:
-        return load_model(name_or_path, dtype)
+        yield
     finally:
         deepspeed._hf_deepspeed_config_weak_ref = saved
 

@@ -10,7 +10,7 @@
    goes to ``output_dir/adapter/`` and rank 0 merges it into a fresh copy of the base model and saves
    the merged full model in ``output_dir``. Under ZeRO-3 the adapter save gathers the trained LoRA
    weights from their partitions (``Trainer.save_model``, every rank), and the merge loads the base
-   model whole on rank 0 alone, outside ZeRO-3's partitioned init (:func:`outside_zero3_init`).
+   model whole on rank 0 alone, outside ZeRO-3's partitioned init (``r1lite.models.outside_zero3_init``).
 
 DDP, one process and DeepSpeed keep ``Trainer.save_model`` (ZeRO-3 needs
 ``zero3_save_16bit_model: true`` in the accelerate config, which r1lite's configs set). Every path
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -60,31 +59,6 @@ def _save_weights(trainer, folder: str) -> None:
         logger.info("FSDP: gathered the full model from its shards into %s", folder)
 
 
-@contextmanager
-def outside_zero3_init():
-    """Within this block ``from_pretrained`` (and PEFT) build whole models on this process, even while a
-    DeepSpeed ZeRO-3 config is alive.
-
-    transformers 5 decides whether to build a model under ``deepspeed.zero.Init`` (which partitions
-    it across the processes and is a collective: every rank must take part, so one rank alone waits
-    forever) from a module global, ``transformers.integrations.deepspeed._hf_deepspeed_config_weak_ref``:
-    ``is_deepspeed_zero3_enabled()`` and ``deepspeed_config()`` read it, and ``set_hf_deepspeed_config``
-    sets it whenever an ``HfDeepSpeedConfig`` is built (``TrainingArguments`` under DeepSpeed builds one,
-    through accelerate's ``DeepSpeedPlugin.set_deepspeed_weakref``). PEFT asks the same function
-    (``peft.utils.integrations.check_deepspeed_zero3_enabled``). This block clears the global with
-    ``unset_hf_deepspeed_config()`` and restores the same weak reference afterwards, so the trainer's
-    engine and its config are untouched. (``r1lite.models.load_full_model`` does the same for one load.)
-    """
-    from transformers.integrations import deepspeed as hf_deepspeed
-
-    saved = hf_deepspeed._hf_deepspeed_config_weak_ref
-    hf_deepspeed.unset_hf_deepspeed_config()
-    try:
-        yield
-    finally:
-        hf_deepspeed._hf_deepspeed_config_weak_ref = saved
-
-
 def merge_adapter(base_model: str, adapter_dir: str, output_dir: str) -> None:
     """Merge the LoRA adapter in ``adapter_dir`` into ``base_model`` and save the full model in ``output_dir``.
 
@@ -92,7 +66,7 @@ def merge_adapter(base_model: str, adapter_dir: str, output_dir: str) -> None:
     import torch
     from peft import PeftModel
 
-    from r1lite.models import load_model
+    from r1lite.models import load_model, outside_zero3_init
 
     with outside_zero3_init():
         base = load_model(base_model, dtype=torch.float32)  # merge in fp32, whatever the base is stored in

@@ -72,7 +72,7 @@ IMPORTS = {
     "transformers.cache_utils:DynamicCache.batch_select_indices": "copies a prefill's cache to its group's rows",
     "transformers.generation:StopStringCriteria": "stop strings of HF generation",
     "transformers:StoppingCriteriaList": "stop strings of HF generation",
-    "transformers.integrations.deepspeed:_hf_deepspeed_config_weak_ref": "saved and restored by load_full_model",
+    "transformers.integrations.deepspeed:_hf_deepspeed_config_weak_ref": "saved and restored by r1lite.models.outside_zero3_init",
     "transformers.integrations.deepspeed:unset_hf_deepspeed_config": "a whole-model load under ZeRO-3",
 }
 
