@@ -216,8 +216,15 @@ def pack(input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_lengt
     return ids, positions, index, layout
 
 
-_PLACEHOLDER_DOC = """A 4D mask is taken as given by transformers, which then builds none of its own (an L x L mask per
-group); the grouped attention reads the layout instead."""
+def _forward_packed(model, ids, positions, layout: PackedLayout, autocast, **kwargs):
+    """``model`` on the packed (G, L) batch under ``autocast``, its attention reading ``layout``.
+
+    The attention mask is a (G, 1, 1, 1) placeholder: a 4D mask is taken as given by transformers, which
+    then builds none of its own (an L x L mask per group); the grouped attention reads the layout instead."""
+    placeholder = torch.ones(ids.size(0), 1, 1, 1, dtype=torch.bool, device=ids.device)
+    with autocast():
+        return model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
+                     **{LAYOUT_KWARG: layout}, **kwargs)
 
 
 def packed_logits(model, input_ids, attention_mask, completion_length: int, groups: list[list[int]], autocast):
@@ -229,10 +236,7 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     ids, positions, index, layout = pack(input_ids, attention_mask, completion_length, groups)
     G, L = ids.shape
     first = int((index % L).min())  # the earliest position whose logits are needed
-    placeholder = torch.ones(G, 1, 1, 1, dtype=torch.bool, device=ids.device)  # see _PLACEHOLDER_DOC
-    with autocast():
-        logits = model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
-                       logits_to_keep=L - first, **{LAYOUT_KWARG: layout}).logits  # (G, L - first, V)
+    logits = _forward_packed(model, ids, positions, layout, autocast, logits_to_keep=L - first).logits  # (G, L-first, V)
     flat = logits.reshape(-1, logits.size(-1))  # (G*(L-first), V)
     g, pos = index // L, index % L - first  # (B, C) each
     # index_select, not flat[...]: its backward adds rows in place, where indexing's (index_put with
@@ -255,10 +259,7 @@ def packed_fused_logps(model, input_ids, attention_mask, completion_length: int,
     labels = torch.full((G * L,), -100, dtype=ids.dtype, device=ids.device)  # (G*L,)
     targets = input_ids[:, -C:].masked_fill(attention_mask[:, -C:] == 0, -100)  # (B, C)
     labels[index.reshape(-1)] = targets.reshape(-1)
-    placeholder = torch.ones(G, 1, 1, 1, dtype=torch.bool, device=ids.device)  # see _PLACEHOLDER_DOC
-    with autocast():
-        out = model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
-                    fused_lm_head=True, shift_labels=labels.view(G, L), **{LAYOUT_KWARG: layout})
+    out = _forward_packed(model, ids, positions, layout, autocast, fused_lm_head=True, shift_labels=labels.view(G, L))
     flat = index.reshape(-1)  # (B*C,)
     logps = out.log_probs.reshape(-1).index_select(0, flat).view_as(index)  # (B, C)
     entropy = out.entropy.reshape(-1).index_select(0, flat).view_as(index) if compute_entropy else None  # (B, C)
