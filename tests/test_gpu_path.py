@@ -371,27 +371,37 @@ class _FakeVLLMGeneration:
         return None, ids, [[[self.logprob]] * len(r) for r in ids], None
 
 
-@pytest.mark.parametrize("mask_truncated", [False, True])
-def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer, mask_truncated):
+ANSWERED = "3 + 4 = 7</think> <answer>3 + 4</answer>"  # a row vLLM stopped at "</answer>" (no EOS)
+CUT_OFF = "3 + 4 = 7 and then"  # a row that ran to the token cap
+
+
+def _vllm_round(tmp_path, tiny_model_path, tokenizer, logprob=-0.5, **config):
+    """One scored generation round of 4 rows through TRL's vLLM branch, served by ``_FakeVLLMGeneration``
+    (an answered and a cut-off row, in turn, each sampled token with ``logprob``): (output, token lists)."""
     from datasets import Dataset
 
     from r1lite.config import R1ZeroConfig
     from r1lite.models import load_model
     from r1lite.training.trainer import R1ZeroTrainer
 
-    answered = tokenizer.encode("3 + 4 = 7</think> <answer>3 + 4</answer>", add_special_tokens=False)
-    cut_off = tokenizer.encode("3 + 4 = 7 and then", add_special_tokens=False)
+    rows = [tokenizer.encode(text, add_special_tokens=False) for text in (ANSWERED, CUT_OFF)]
     args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=4,
-                        max_completion_length=32, report_to="none", mask_truncated_completions=mask_truncated,
-                        stop_strings=["</answer>"])
+                        max_completion_length=32, report_to="none", stop_strings=["</answer>"], **config)
     data = Dataset.from_dict({"prompt": ["a b c"] * 4})
     trainer = R1ZeroTrainer(model=load_model(tiny_model_path), reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
                             args=args, train_dataset=data, processing_class=tokenizer)
     trainer.use_vllm = True  # generation goes through TRL's vLLM branch, served by the fake
-    trainer.vllm_generation = _FakeVLLMGeneration([answered, cut_off])
+    trainer.vllm_generation = _FakeVLLMGeneration(rows, logprob)
     trainer._last_loaded_step = trainer.state.global_step
     trainer.model.train()
     out = trainer._generate_and_score_completions([{"prompt": "a b c"}] * 4)
+    return trainer, out, rows
+
+
+@pytest.mark.parametrize("mask_truncated", [False, True])
+def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer, mask_truncated):
+    trainer, out, (answered, cut_off) = _vllm_round(tmp_path, tiny_model_path, tokenizer,
+                                                    mask_truncated_completions=mask_truncated)
     assert trainer._metrics["train"]["completions/clipped_ratio"][-1] == 0.5  # only the cut-off rows
     ids = out["completion_ids"]  # (4, C)
     mask = out["completion_mask"]  # (4, C)
@@ -405,27 +415,10 @@ def test_stopped_rows_importance_ratio_is_that_of_their_sampled_tokens(tmp_path,
     """The EOS r1lite appends after a vLLM stop string was not sampled: TRL's importance-sampling correction must
     ignore it. The ratio of a stopped row is exp(sum over its sampled tokens of (log p_train - log p_vllm)); with a
     sampling log-prob of 0.0 for the EOS it was also multiplied by p_train(EOS | answer)."""
-    from datasets import Dataset
-
-    from r1lite.config import R1ZeroConfig
-    from r1lite.models import load_model
-    from r1lite.training.trainer import R1ZeroTrainer
-
-    answered = tokenizer.encode("3 + 4 = 7</think> <answer>3 + 4</answer>", add_special_tokens=False)
-    cut_off = tokenizer.encode("3 + 4 = 7 and then", add_special_tokens=False)
-    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=4,
-                        max_completion_length=32, report_to="none", stop_strings=["</answer>"],
-                        vllm_importance_sampling_mode="sequence_truncate", vllm_importance_sampling_clip_min=0.0,
-                        vllm_importance_sampling_clip_max=1e30)  # no clipping: the ratio itself
-    data = Dataset.from_dict({"prompt": ["a b c"] * 4})
-    trainer = R1ZeroTrainer(model=load_model(tiny_model_path), reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                            args=args, train_dataset=data, processing_class=tokenizer)
-    trainer.use_vllm = True
     uniform = -math.log(len(tokenizer))  # about what the random tiny model gives any token: ratios stay finite
-    trainer.vllm_generation = _FakeVLLMGeneration([answered, cut_off], uniform)
-    trainer._last_loaded_step = trainer.state.global_step
-    trainer.model.train()
-    out = trainer._generate_and_score_completions([{"prompt": "a b c"}] * 4)
+    _, out, (answered, cut_off) = _vllm_round(
+        tmp_path, tiny_model_path, tokenizer, logprob=uniform, vllm_importance_sampling_mode="sequence_truncate",
+        vllm_importance_sampling_clip_min=0.0, vllm_importance_sampling_clip_max=1e30)  # no clipping: the ratio itself
     old = out["old_per_token_logps"]  # (4, C) the training model's log-probs
     ratio = out["importance_sampling_ratio"]  # (4, 1) sequence level
     for row, sampled in ((0, len(answered)), (1, len(cut_off))):
