@@ -124,3 +124,13 @@ def test_bench_equality_starts(tiny_model_path):
     out = _run("bench/bench_equality.py", "--model", "tiny-random", "--dtype", "float32", "--groups", "2", "--rows", "2",
                "--new_tokens", "4")
     assert "first_token_logit_max_diff" in out and "rows_identical" in out and "logp_max_diff" in out
+
+
+def test_bench_template_finds_the_best_target_blind_shape(tmp_path):
+    # a - b solves the first two puzzles, a * b only the last: the best shape is a - b, 2 of 3
+    samples = [{"nums": [9, 4], "target": 5, "correct": 0.0}, {"nums": [7, 2], "target": 5, "correct": 1.0},
+               {"nums": [3, 4], "target": 12, "correct": 0.0}]
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "final.json").write_text(json.dumps({"samples": samples}))
+    out = _run("bench/bench_template.py", str(tmp_path))
+    assert "model          1/3" in out and "best template  a - b on 2-number puzzles: 2/3" in out
