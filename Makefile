@@ -3,13 +3,14 @@
 #   make test   - the test suite, then test-compat
 #   make test-compat - the speed layer's upstream-compatibility tests under the oldest tested transformers
 #   make pipeline - R1-Zero -> rejection sampling -> SFT -> held-out table (configs/smollm2-135m/pipeline.yaml)
+#   make style    - format and fix the code with ruff; make quality - fail on what style would change (make test runs it)
 # The virtual environment takes the on-disk CPU wheel of torch first, so no CUDA build is pulled.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup zero pipeline test test-compat bench clean
+.PHONY: setup zero pipeline test test-compat quality style bench clean
 
 setup: $(VENV)/.installed
 
@@ -27,21 +28,21 @@ zero: setup
 pipeline: setup
 	$(BIN)/accelerate launch recipes/pipeline.py $(ARGS)
 
-test: setup
+test: setup quality
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-compat
 
 # pyproject.toml pins transformers>=5.17,<5.25: the default install resolves 5.24.0 (.venv), the gpu extra 5.17.0
 # (vLLM 0.31 requires transformers<5.18). test-compat runs the tests of the private transformers and TRL parts
-# r1lite relies on (r1lite/training/transformers_contract.py, trl_contract.py) under 5.17.0, installed beside
+# r1lite relies on (r1lite/speedups/transformers_contract.py, trl_contract.py) under 5.17.0, installed beside
 # .venv without its dependencies and put first on PYTHONPATH. 5.17.0 requires huggingface_hub<2 (.venv has 2.x,
 # which uses httpx2, not httpx): the hub, httpx and httpcore below are what pip resolves for the gpu extra.
 COMPAT_VENV ?= .venv-tf517
 COMPAT_TRANSFORMERS ?= 5.17.0
 COMPAT_PACKAGES ?= transformers==$(COMPAT_TRANSFORMERS) huggingface_hub==1.33.0 httpx==0.28.1 httpcore==1.0.9
 # Files that do not exist (yet) are left out.
-COMPAT_TESTS := $(wildcard tests/test_transformers_contract.py tests/test_trl_contract.py tests/test_shared_prefix.py \
-	tests/test_shared_decode.py tests/test_equal_to_trl.py)
+COMPAT_TESTS := $(wildcard tests/test_transformers_contract.py tests/test_trl_contract.py tests/test_packed_pass.py \
+	tests/test_decode_cache.py tests/test_equal_to_trl.py)
 
 test-compat: setup $(COMPAT_VENV)/.installed
 	PYTHONPATH=$(COMPAT_VENV)$${PYTHONPATH:+:$$PYTHONPATH} HF_HUB_OFFLINE=1 $(BIN)/python -c 'import sys, transformers; \
@@ -54,6 +55,15 @@ $(COMPAT_VENV)/.installed: Makefile
 	rm -rf $(COMPAT_VENV)
 	$(BIN)/python -m pip install --quiet --no-deps --target $(COMPAT_VENV) $(COMPAT_PACKAGES)
 	touch $@
+
+# ruff's settings (line length 119, isort, the reasons for deferred imports) are in pyproject.toml.
+quality: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+style: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: setup
 	$(BIN)/python bench/bench_rewards.py

@@ -1,5 +1,5 @@
 """Attention of one packed group, forward + backward: one masked SDPA over the whole packed sequence
-against r1lite's grouped attention (r1lite/training/shared_prefix.py), in bf16 and fp32.
+against r1lite's grouped attention (r1lite/speedups/attention.py), in bf16 and fp32.
 
 The shape is one group of the default recipe's training pass on SmolLM2-135M: 9 query heads, 3
 key/value heads of 64, a ``--prompt`` token prompt and ``--rows`` completions of ``--completion``
@@ -34,7 +34,7 @@ def packed_mask(prompt: int, rows: int, completion: int) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from r1lite.training.shared_prefix import PackedLayout, grouped_attention
+    from r1lite.speedups.attention import PackedLayout, grouped_attention
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--prompt", type=int, default=230, help="prompt tokens")

@@ -2,9 +2,8 @@
 
 Both sides get the same recipe: model, prompts (same data set, same seed, so the same batches),
 reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.training.zero.build_trainer`` with
-r1lite's extras off (no rollout log, no held-out evaluation, TRL's own log-probability path; the
-weights are still cast to bf16 once per generation, which changes no number and has no switch), so
-B/A is r1lite's overhead; C (``--with_extras``) is r1lite as the recipe runs it: rollout log,
+r1lite's extras off (no rollout log, no held-out evaluation, ``speedups: false``: TRL's own
+generation and log-probability paths), so B/A is r1lite's overhead; C (``--with_extras``) is r1lite as the recipe runs it: rollout log,
 completion-only logits on the CPU, shared prefixes, inverse-CDF sampling, and the recipe's speed levers (stop strings, dynamic sampling). Runs alternate A B A B ... in this one process; each run loads a fresh model
 and trains ``--steps`` steps; the first step of each run is warm-up and not counted. Prints the
 median step time of each side, the ratio, and the mean reward, equation accuracy and completion
@@ -59,11 +58,10 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
     args = argv + ["--max_steps", str(steps), "--output_dir", out, "--save_strategy", "no",
                    "--eval_at_end", "false", "--eval_every", "0", "--logging_steps", "1",
                    "--rollout_log", "true" if side == "C" else "false",
-                   "--completion_only_logits", "true" if side == "C" else "false",
-                   "--shared_prefix", "true" if side == "C" else "false"]
+                   "--speedups", "true" if side == "C" else "false"]
     task, training, model_args = zero.parse_args(args)
     if side != "C":  # plain TRL has none of r1lite's levers; B turns them all off
-        training.stop_strings, training.dynamic_sampling, training.inverse_cdf_sampling = [], False, False
+        training.stop_strings, training.dynamic_sampling = [], False
     from r1lite.training.cpu import configure_cpu
 
     configure_cpu(training)

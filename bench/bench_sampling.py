@@ -1,7 +1,7 @@
 """One sampled token per row: ``torch.multinomial`` against r1lite's inverse-CDF draw, on the CPU.
 
 HF ``generate`` samples each decoded token with ``torch.multinomial(probs, 1)`` over the whole
-vocabulary; r1lite's trainer swaps in an inverse-CDF draw on the CPU (r1lite/training/cpu_sampling.py).
+vocabulary; r1lite's trainer swaps in an inverse-CDF draw on the CPU (r1lite/speedups/sampling.py).
 Times one draw for ``--rows`` rows of a ``--vocab``-word distribution (SmolLM2's by default), median
 of ``--repeats`` after a warm-up; the distribution is a softmax of random logits.
 
@@ -22,7 +22,7 @@ from bench_step import timed  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from r1lite.training.cpu_sampling import inverse_cdf_sample
+    from r1lite.speedups.sampling import inverse_cdf_sample
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=16)

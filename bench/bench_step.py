@@ -8,14 +8,14 @@ Measured in one process, on the recipe's model and prompts (``--rows`` rows, gro
   3. generation: HF ``generate`` as TRL calls it (sampling), exactly ``--new_tokens`` tokens per row;
      TRL's path: every row prefilled, and under bf16 the model's ``forward`` in its own autocast context
      (as Accelerate prepares it), so the weights are cast to bf16 at every token; r1lite's: the shared
-     prefill, and the whole generation in one autocast context (r1lite/training/cast_once.py), so each
-     weight is cast once, tokens drawn by inverse CDF (r1lite/training/cpu_sampling.py), and each
-     group's rows decoding from one cached copy of its prompt (r1lite/training/shared_decode.py);
+     prefill, and the whole generation in one autocast context (r1lite/speedups/autocast.py), so each
+     weight is cast once, tokens drawn by inverse CDF (r1lite/speedups/sampling.py), and each
+     group's rows decoding from one cached copy of its prompt (r1lite/speedups/decode_cache.py);
      decode = generation - prefill; r1lite's decode is also timed with the prompt's cache copied to
      every row (as before shared_decode.py);
   4. the training pass: forward + backward + AdamW, loss on the completion positions only;
      unshared, ``rows`` x (prompt + completion) tokens; shared, each group packed into one sequence
-     with grouped attention (r1lite/training/shared_prefix.py).
+     with grouped attention (r1lite/speedups/packed_pass.py).
 Each timing is the median of ``--repeats`` runs after one warm-up. The floor of each part is its
 model FLOPs (6 x parameters x tokens for training, 2 x for inference, plus the attention score and
 value products a causal mask needs; the LM head only where logits are used) divided by the matmul
@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     from r1lite.models import load_tokenizer, resolve_model_path
     from r1lite.training import zero
     from r1lite.training.cpu import configure_cpu
-    from r1lite.training.cpu_sampling import inverse_cdf_multinomial
-    from r1lite.training.shared_decode import cache_name, generate_with_shared_prefill
-    from r1lite.training.shared_prefix import packed_logits, prompt_groups
+    from r1lite.speedups.sampling import inverse_cdf_multinomial
+    from r1lite.speedups.decode_cache import cache_name, generate_with_shared_prefill
+    from r1lite.speedups.packed_pass import packed_logits, prompt_groups
 
     task, training, model_args = zero.parse_args((["--config", a.config] if a.config else []) + overrides)
     configure_cpu(training)  # threads, and bf16 off where the CPU emulates it

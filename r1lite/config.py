@@ -206,6 +206,10 @@ class TaskConfig:
         return self.level.difficulty
 
 
+# The switches of the speed layer's modules (r1lite/speedups/); speedups: false turns every one off.
+SPEED_SWITCHES = ("shared_prefix", "completion_only_logits", "cast_weights_once", "inverse_cdf_sampling")
+
+
 @dataclass
 class R1ZeroConfig(GRPOConfig):
     """TRL's ``GRPOConfig`` plus r1lite's trainer switches: the work of one update stated independently
@@ -219,6 +223,14 @@ class R1ZeroConfig(GRPOConfig):
             "set, gradient_accumulation_steps is derived from the number of processes, so one recipe trains the same "
             "way on 1, 2, 8 or 16 GPUs: prompts_per_update * num_generations / (per_device_train_batch_size * "
             "processes). Leave gradient_accumulation_steps, generation_batch_size and steps_per_generation unset."
+        },
+    )
+    speedups: bool = field(
+        default=True,
+        metadata={
+            "help": "The speed layer (r1lite/speedups/): shared prefixes, completion-only logits, weights cast once, "
+            "inverse-CDF sampling, each also switchable below. false: every one of them off, whatever its own switch "
+            "says, so the run takes TRL's exact path (the same numbers as GRPOTrainer for a seed)."
         },
     )
     completion_only_logits: bool = field(
@@ -243,7 +255,15 @@ class R1ZeroConfig(GRPOConfig):
         metadata={
             "help": "On the CPU, draw each sampled token by inverse CDF (one uniform per row) instead of "
             "torch.multinomial (one exponential per vocabulary entry, serial on the CPU): the same distribution, "
-            "a different random stream; false gives TRL's tokens for a seed (r1lite/training/cpu_sampling.py)."
+            "a different random stream; false gives TRL's tokens for a seed (r1lite/speedups/sampling.py)."
+        },
+    )
+    cast_weights_once: bool = field(
+        default=True,
+        metadata={
+            "help": "Under bf16 autocast, cast the fp32 weights to bf16 once per HF generate call instead of once per "
+            "decoded token (r1lite/speedups/autocast.py): the same tokens, a bf16 copy of the weights held while "
+            "generating. No effect without mixed precision."
         },
     )
     rollout_log: bool = field(
@@ -276,6 +296,9 @@ class R1ZeroConfig(GRPOConfig):
     )
 
     def __post_init__(self) -> None:
+        if not self.speedups:  # one switch for the whole speed layer: TRL's path
+            for name in SPEED_SWITCHES:
+                setattr(self, name, False)
         if self.dynamic_sampling_max_rounds < 1:
             raise ConfigError(f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}")
         if any(not s for s in self.stop_strings):

@@ -200,7 +200,7 @@ def outside_zero3_init() -> Iterator[None]:
     through accelerate's ``DeepSpeedPlugin.set_deepspeed_weakref``). PEFT asks the same function
     (``peft.utils.integrations.check_deepspeed_zero3_enabled``). This block clears the global with
     ``unset_hf_deepspeed_config()`` and restores the same weak reference afterwards, so the trainer's
-    engine and its config are untouched (named in ``r1lite.training.transformers_contract``).
+    engine and its config are untouched (named in ``r1lite.speedups.transformers_contract``).
     """
     from transformers.integrations import deepspeed
 
@@ -210,6 +210,22 @@ def outside_zero3_init() -> Iterator[None]:
         yield
     finally:
         deepspeed._hf_deepspeed_config_weak_ref = saved
+
+
+@contextmanager
+def replaced_generate(model, wrap) -> Iterator[None]:
+    """While inside, ``model.generate`` is ``wrap(the generate in place on entry)``; restored on exit (a generate
+    set on the instance stays the instance's, so these nest: the stop strings of ``R1ZeroTrainer`` inside, the
+    shared prefill of ``r1lite.speedups`` around them)."""
+    own = model.__dict__.get("generate")
+    model.generate = wrap(model.generate)
+    try:
+        yield
+    finally:
+        if own is None:
+            del model.generate
+        else:
+            model.generate = own
 
 
 def free_memory() -> None:

@@ -38,11 +38,13 @@ from r1lite.config import R1ZeroConfig
 from r1lite.models import tiny_model
 from r1lite.training.trainer import R1ZeroTrainer
 
-# The speed layer's switches (R1ZeroConfig fields); each is tested alone and all together.
-SWITCHES = ("shared_prefix", "completion_only_logits")
+# The speed layer's switches (R1ZeroConfig fields); each is tested alone and all together, and the one
+# switch of the whole layer (speedups: false) gives TRL's path.
+SWITCHES = ("shared_prefix", "completion_only_logits", "cast_weights_once")
 OFF = {name: False for name in (*SWITCHES, "inverse_cdf_sampling")}
-SETTINGS = {"off": OFF, **{name: {**OFF, name: True} for name in SWITCHES},
-            "all": {**OFF, **dict.fromkeys(SWITCHES, True)}}  # "off": the reference of the stop-string runs
+SPEEDUPS_OFF = {"speedups": False}  # the reference of the stop-string runs
+SETTINGS = {"speedups-false": SPEEDUPS_OFF, **{name: {**OFF, name: True} for name in SWITCHES},
+            "all": {**OFF, **dict.fromkeys(SWITCHES, True)}}
 
 # fp32 tolerances. The hooks compute the same sums in another order (the prompt once per group, rows
 # batched differently, fp32 attention on the CPU): each logit is a sum over 64-wide dot products through
@@ -181,7 +183,8 @@ def test_near_greedy_generation_with_stop_strings(tokenizer, model_paths, tmp_pa
     """Stop strings with the speed layer on give the tokens of R1ZeroTrainer with it off (the reference
     for an R1-Zero feature TRL's HF path lacks); some rows stop, others run to the cap."""
     stops = STOP_STRINGS[architecture]
-    reference = _trainer("plain", tokenizer, model_paths[architecture], tmp_path, stop_strings=stops, temperature=0.01)
+    reference = _trainer("plain", tokenizer, model_paths[architecture], tmp_path, stop_strings=stops, temperature=0.01,
+                         **SPEEDUPS_OFF)
     ours = _trainer("r1lite", tokenizer, model_paths[architecture], tmp_path, stop_strings=stops, temperature=0.01,
                     **SETTINGS["all"])
     expected, expected_first = _generate(reference)
@@ -301,9 +304,9 @@ def test_shared_prefix_keeps_trls_fused_head(tokenizer, model_paths, reference, 
     """Where TRL's fused, chunked LM head serves (a Triton device: ``use_triton`` switched on here), the shared-prefix
     pass scores through it: the model is called with ``fused_lm_head=True`` and no vocabulary-wide tensor exists.
     Same log-probs and gradients as TRL's. On the CPU (``use_triton`` off) the pass builds completion logits."""
-    import r1lite.training.trainer as trainer_module
+    import r1lite.speedups.hooks as hooks
 
-    monkeypatch.setattr(trainer_module, "use_triton", lambda device: triton)
+    monkeypatch.setattr(hooks, "use_triton", lambda device: triton)
     expected = reference["qwen2"]
     batch = expected["batch"]
     ours = _trainer("r1lite", tokenizer, model_paths["qwen2"], tmp_path, **SETTINGS["all"])
@@ -332,7 +335,7 @@ def test_shared_prefix_keeps_trls_fused_head(tokenizer, model_paths, reference, 
 def test_inverse_cdf_draws_follow_the_distribution():
     """Inverse-CDF sampling draws what torch.multinomial draws, in law: a chi-square test over 20,000 draws
     from a skewed distribution with zeros (which are never drawn)."""
-    from r1lite.training.cpu_sampling import inverse_cdf_sample
+    from r1lite.speedups.sampling import inverse_cdf_sample
 
     torch.manual_seed(0)
     probs = torch.tensor([0.5, 0.0, 0.25, 0.125, 0.0625, 0.0625, 0.0])

@@ -1,4 +1,4 @@
-"""Whole prompt groups per micro-batch (r1lite.training.group_shuffle), against TRL's own shuffle."""
+"""Whole prompt groups per micro-batch (r1lite.speedups.group_shuffle), against TRL's own shuffle."""
 
 import importlib
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from trl.trainer.utils import shuffle_sequence_dict, split_tensor_dict
 
-from r1lite.training.group_shuffle import TRL_MODULE, group_permutation, shuffle_groups, whole_groups
+from r1lite.speedups.group_shuffle import TRL_MODULE, group_permutation, shuffle_groups, whole_groups
 
 
 def _batch(prompts: list[list[int]], width: int = 4) -> dict:

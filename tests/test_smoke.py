@@ -55,13 +55,13 @@ def test_smoke_fails_when_r1lite_logps_differ_from_trl(smoke_args, monkeypatch, 
     from r1lite.training import smoke
     from r1lite.training.trainer import R1ZeroTrainer
 
-    scored = R1ZeroTrainer._scored
+    scored = R1ZeroTrainer._score
 
     def off(self, logits, targets, compute_entropy):
         logps, entropy = scored(self, logits, targets, compute_entropy)
         return logps + 1e-3, entropy
 
-    monkeypatch.setattr(R1ZeroTrainer, "_scored", off)
+    monkeypatch.setattr(R1ZeroTrainer, "_score", off)
     with pytest.raises(SystemExit):
         smoke.main(smoke_args)
     out = capsys.readouterr().out

@@ -85,6 +85,21 @@ def test_shared_prefix_falls_back_for_attention_it_cannot_extend(tmp_path, tiny_
     ids = torch.randint(5, 400, (2, 9))
     ids[1, :4] = ids[0, :4]  # one prompt, two completions
     with caplog.at_level(logging.WARNING):
-        groups = trainer._shared_prefix_groups(trainer.model, ids, torch.ones_like(ids), 5, False, {})
-        trainer._shared_prefix_groups(trainer.model, ids, torch.ones_like(ids), 5, False, {})
+        groups = trainer._shared_prefix_groups(trainer.model, ids, torch.ones_like(ids), 5, False)
+        trainer._shared_prefix_groups(trainer.model, ids, torch.ones_like(ids), 5, False)
     assert groups is None and caplog.text.count("shared prefixes off") == 1  # told once
+
+
+@pytest.mark.parametrize("argv", [["--speedups", "false"], ["--speedups", "false", "--shared_prefix", "true",
+                                                            "--inverse_cdf_sampling", "true"]])
+def test_speedups_false_turns_every_module_off(tiny_recipe, argv):
+    """One recipe switch restores TRL's path: every module's own switch is off, whatever it says
+    (tests/test_equal_to_trl.py's "speedups-false" setting shows TRL's numbers)."""
+    from r1lite.config import SPEED_SWITCHES
+    from r1lite.training.zero import parse_args
+
+    _, training, _ = parse_args([*tiny_recipe, *argv])
+    assert training.speedups is False
+    assert {name: getattr(training, name) for name in SPEED_SWITCHES} == dict.fromkeys(SPEED_SWITCHES, False)
+    _, default, _ = parse_args(tiny_recipe)
+    assert all(getattr(default, name) for name in SPEED_SWITCHES)  # on by default

@@ -1,4 +1,4 @@
-"""The private parts of transformers that r1lite's speed layer relies on (r1lite.training.transformers_contract)
+"""The private parts of transformers that r1lite's speed layer relies on (r1lite.speedups.transformers_contract)
 hold on the installed transformers, and a moved one is reported by name. `make test-compat` runs this file under
 transformers 5.17.0 as well (the gpu extra's version)."""
 
@@ -12,7 +12,7 @@ import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from r1lite.training import transformers_contract as contract
+from r1lite.speedups import transformers_contract as contract
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,8 +45,8 @@ def test_verify_passes_and_leaves_the_random_stream_alone():
 
 def test_every_transformers_import_of_the_speed_layer_is_in_the_contract():
     imported = set()
-    for name in ("shared_prefix.py", "shared_decode.py"):
-        tree = ast.parse((REPO / "r1lite" / "training" / name).read_text())
+    for path in sorted(set((REPO / "r1lite" / "speedups").glob("*.py")) - {REPO / "r1lite/speedups/transformers_contract.py"}):
+        tree = ast.parse(path.read_text())
         imported |= {f"{node.module}:{alias.name}" for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transformers")
                      for alias in node.names}
@@ -56,7 +56,7 @@ def test_every_transformers_import_of_the_speed_layer_is_in_the_contract():
 def test_every_cache_layer_override_is_in_the_contract():
     from transformers.cache_utils import CacheLayerMixin, DynamicLayer
 
-    from r1lite.training.shared_decode import GroupPrefixLayer
+    from r1lite.speedups.decode_cache import GroupPrefixLayer
 
     overridden = {name for name, value in vars(GroupPrefixLayer).items() if callable(value) and not name.startswith("__")
                   and (hasattr(CacheLayerMixin, name) or hasattr(DynamicLayer, name))}
@@ -68,7 +68,7 @@ def test_every_cache_layer_override_is_in_the_contract():
 def test_the_speed_layers_cache_keyword_is_one_the_contract_names():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from r1lite.training.shared_decode import cache_name
+    from r1lite.speedups.decode_cache import cache_name
 
     model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                          num_attention_heads=2, num_key_value_heads=1))

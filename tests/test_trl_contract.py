@@ -41,10 +41,11 @@ def test_private_state_holds(trainer):
 def test_every_override_is_in_the_contract():
     from trl import GRPOTrainer
 
+    from r1lite.speedups.hooks import SpeedHooks
     from r1lite.training.trainer import R1ZeroTrainer
 
-    overridden = {name for name in vars(R1ZeroTrainer) if name.startswith("_") and not name.startswith("__")
-                  and hasattr(GRPOTrainer, name)}
+    overridden = {name for cls in (R1ZeroTrainer, SpeedHooks) for name in vars(cls)
+                  if name.startswith("_") and not name.startswith("__") and hasattr(GRPOTrainer, name)}
     assert overridden == set(trl_contract.OVERRIDDEN)
 
 
@@ -82,15 +83,17 @@ def test_a_missing_private_import_warns_once(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "trl.kernels.chunked_logprob", None)  # import fails
-    trl_contract._triton_choice.cache_clear()
+    from r1lite.speedups import completion_logits
+
+    completion_logits._triton_choice.cache_clear()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            assert trl_contract.use_triton(torch.device("cpu")) is True  # TRL's own path, said out loud
-            assert trl_contract.use_triton(torch.device("cpu")) is True
+            assert completion_logits.use_triton(torch.device("cpu")) is True  # TRL's own path, said out loud
+            assert completion_logits.use_triton(torch.device("cpu")) is True
         assert len([w for w in caught if "_use_triton" in str(w.message)]) == 1
     finally:
-        trl_contract._triton_choice.cache_clear()
+        completion_logits._triton_choice.cache_clear()
 
 
 def test_swapped_names_are_what_trls_prepare_inputs_calls():

@@ -7,6 +7,8 @@ and the results are gathered, so it works under DDP, DeepSpeed and FSDP alike.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -16,7 +18,6 @@ from tqdm.auto import tqdm
 
 from rewards.countdown import equation_reward, format_reward
 from r1lite.errors import ConfigError
-from r1lite.training.cast_once import weights_cast_once
 
 
 @dataclass
@@ -184,7 +185,10 @@ def evaluate(
         local, real = rank_share(rows, accelerator.process_index, accelerator.num_processes)
         # ZeRO-3/FSDP shard the weights: every forward needs every rank, so generation stays in step.
         synced = accelerator.distributed_type.name in ("DEEPSPEED", "FSDP")
-    with weights_cast_once(accelerator):  # under bf16 autocast, one cast of the weights per batch, not per token
+    # The accelerator's autocast around whole generation calls: under bf16, each weight is cast once per batch, not
+    # once per decoded token (as the trainer's generation, r1lite/speedups/autocast.py).
+    autocast = getattr(accelerator, "autocast", None)  # None, or a PartialState: no mixed precision
+    with autocast() if autocast is not None else contextlib.nullcontext():
         generated = generate_completions(
             model,
             tokenizer,

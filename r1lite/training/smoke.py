@@ -308,8 +308,8 @@ def compare_logps(trainer, batch: dict | None, atol: float | None = None) -> dic
 
 def _training_pass(trainer, model, device) -> str:
     """Which of r1lite's training passes the comparison ran (for the report)."""
-    from r1lite.training.shared_prefix import why_not
-    from r1lite.training.trl_contract import use_triton
+    from r1lite.speedups.attention import why_not
+    from r1lite.speedups.completion_logits import use_triton
 
     if trainer.args.shared_prefix and why_not(model) is None:
         return "shared prefixes"

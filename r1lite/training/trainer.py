@@ -1,10 +1,8 @@
-"""``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus a rollout log, behaviour metrics, completion-only
-logits on the CPU, stop strings and dynamic sampling.
+"""``R1ZeroTrainer``: TRL's ``GRPOTrainer`` plus the R1-Zero features: a rollout log, behaviour metrics,
+stop strings and dynamic sampling (the curriculum is a callback, ``r1lite.training.curriculum``).
 
-It overrides five private methods of TRL's trainer and reads some of its private state; all of
-them are named, and checked when the trainer is built, in ``r1lite.training.trl_contract``; the
-transformers internals of the shared-prefix paths in ``r1lite.training.transformers_contract``.
-``tests/test_equal_to_trl.py`` holds every speed hook to TRL's numbers on realistic batches.
+It overrides private methods of TRL's trainer and reads some of its private state; all of them are
+named, and checked when the trainer is built, in ``r1lite.training.trl_contract``.
 
 Stop strings (``stop_strings``, e.g. ``["</answer>"]`` as TinyZero): HF generation stops a row at the
 token that completes one of them (transformers' ``StopStringCriteria``); the stopped row's padding is
@@ -18,17 +16,9 @@ training prompts, for at most ``dynamic_sampling_max_rounds`` extra rounds; see
 ``extra_rounds``, ``signal_fraction`` (rows with signal in the batch that trains). Extra rounds are
 in the rollout log as ``step-NNNNNN-XXXX.jsonl`` and in TRL's reward metrics of the step.
 
-Completion-only logits: TRL 1.16 scores log-probabilities through a fused, chunked LM head. On
-CUDA (Triton) it projects only the completion positions; elsewhere it projects EVERY position,
-prompt included, through the 49,152-word vocabulary, forward and backward. With a 300-token
-prompt and 96 completion tokens that is 4x the needed work and dominated the step on a CPU. When
-``completion_only_logits`` is on and the device has no Triton, the model is asked for logits of the
-completion positions only (``logits_to_keep``), processed ``batch_size`` rows at a time.
-
-Weights cast once per generation: under ``bf16: true`` the HF generation path runs inside one
-autocast context, so each fp32 weight is cast to bf16 once per ``generate`` call instead of once per
-decoded token (``r1lite.training.cast_once``; the same tokens). On the CPU, sampled tokens are drawn
-by inverse CDF, not ``torch.multinomial`` (``inverse_cdf_sampling``; ``r1lite.training.cpu_sampling``).
+The speed layer (``r1lite.speedups``: shared prefixes in generation and in the training pass,
+completion-only logits on the CPU, weights cast once per generation, inverse-CDF sampling) comes in
+through one mixin, ``SpeedHooks``; ``speedups: false`` gives TRL's exact path.
 
 Rollout log schema (one JSON object per completion, one file per generation round, written once by
 the main process after gathering every rank's completions):
@@ -65,21 +55,16 @@ import random
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
-from trl.trainer.utils import entropy_from_logits, get_config_model_id, selective_log_softmax
+from trl.trainer.utils import get_config_model_id
 
-from r1lite.inspection.behaviour import completion_behaviour, summarize
 from r1lite.config import R1ZeroConfig
-from r1lite.training.cast_once import weights_cast_once
-from r1lite.training.cpu_sampling import inverse_cdf_multinomial
-from r1lite.training.dynamic_sampling import merge, signal_rows
-from r1lite.training.group_shuffle import whole_groups
-from r1lite.training.reference_model import reference_in_compute_dtype
-from r1lite.training.shared_decode import generate_with_shared_prefill
-from r1lite.training.shared_prefix import packed_fused_logps, packed_logits, prompt_groups, why_not
+from r1lite.inspection.behaviour import completion_behaviour, summarize
+from r1lite.models import free_memory, replaced_generate
+from r1lite.speedups.hooks import SpeedHooks
 from r1lite.task.evaluation import stop_criteria
-from r1lite.models import free_memory
-from r1lite.training import transformers_contract
-from r1lite.training.trl_contract import use_triton, verify
+from r1lite.training.dynamic_sampling import merge, signal_rows
+from r1lite.training.reference_model import reference_in_compute_dtype
+from r1lite.training.trl_contract import verify
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +73,10 @@ logger = logging.getLogger(__name__)
 UNSAMPLED_LOGPROB = float("nan")
 
 
-class R1ZeroTrainer(GRPOTrainer):
+class R1ZeroTrainer(SpeedHooks, GRPOTrainer):
     """GRPOTrainer that logs behaviour metrics every round and records each round to ``<output_dir>/rollouts/``;
-    its switches (rollout log, stop strings, dynamic sampling, completion-only logits, reflection words)
-    are fields of ``args``, an ``r1lite.config.R1ZeroConfig``."""
+    its switches (rollout log, stop strings, dynamic sampling, reflection words, the speed layer's) are fields
+    of ``args``, an ``r1lite.config.R1ZeroConfig``."""
 
     def __init__(self, *args, **kwargs):
         args = list(args)
@@ -115,54 +100,28 @@ class R1ZeroTrainer(GRPOTrainer):
         if self.args.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
             self._stopping = stop_criteria(self._tokenizer, self.args.stop_strings)
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
-        self._shared_prefix_said = False  # which training pass runs is logged once
         verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
-        if self.args.shared_prefix:  # and the transformers internals the shared-prefix paths extend
-            transformers_contract.verify()
 
     def _generate_single_turn(self, *args, **kwargs):
-        """TRL's generation (HF path) with each distinct prompt prefilled once and its group decoded from one
-        cached copy (``shared_prefix``, ``r1lite.training.shared_decode``), and the stop strings as a stopping
-        criterion of ``generate``; vLLM stops through its sampling parameters and shares prefixes through its
-        prefix cache. An EOS goes after each row that a stop string ended.
-        The HF path casts the weights to bf16 once per generation, not once per token (``r1lite.training.cast_once``)."""
-        stopping = self._stopping if not self.use_vllm else None
-        shared = self.args.shared_prefix and not self.use_vllm
-        if self.use_vllm:
+        """TRL's generation with the stop strings as a stopping criterion of HF ``generate`` (vLLM stops through
+        its sampling parameters), and an EOS after each row that a stop string ended."""
+        if self._stopping is None or self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
             completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
-        elif stopping is None and not shared:
-            completion_ids, logprobs = self._hf_generate(*args, **kwargs)
         else:
             model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
-            own = model.__dict__.get("generate")
-            plain = model.generate
-            extra = {"stopping_criteria": stopping} if stopping is not None else {}
 
-            def generate(**inputs):
-                if shared and set(inputs) == {"input_ids", "attention_mask", "generation_config"}:  # text only
-                    return generate_with_shared_prefill(model, plain, **inputs, **extra)
-                return plain(**inputs, **extra)
+            def with_stops(generate):
+                return lambda **inputs: generate(**inputs, stopping_criteria=self._stopping)
 
-            model.generate = generate
-            try:
-                completion_ids, logprobs = self._hf_generate(*args, **kwargs)
-            finally:
-                if own is None:
-                    del model.generate
-                else:
-                    model.generate = own
+            with replaced_generate(model, with_stops):
+                completion_ids, logprobs = super()._generate_single_turn(*args, **kwargs)
             pad = self._tokenizer.pad_token_id
-            if stopping is not None and pad is not None and pad not in self.eos_token_ids:
+            if pad is not None and pad not in self.eos_token_ids:
                 # A stopped row is padded to the batch's length; TRL masks after EOS only, so drop the padding here.
                 completion_ids = [_strip_trailing(ids, pad) for ids in completion_ids]
         if not self.args.stop_strings:
             return completion_ids, logprobs
         return self._end_stopped_rows(completion_ids, logprobs)
-
-    def _hf_generate(self, *args, **kwargs):
-        """TRL's HF generation with the weights cast once and, on the CPU, inverse-CDF draws (if switched on)."""
-        with weights_cast_once(self.accelerator), inverse_cdf_multinomial(self.args.inverse_cdf_sampling):
-            return super()._generate_single_turn(*args, **kwargs)
 
     def release_vllm(self) -> None:
         """Free the colocated vLLM engine and its GPU memory once training is over (TRL keeps it in
@@ -199,118 +158,6 @@ class R1ZeroTrainer(GRPOTrainer):
                 if logprobs is not None:
                     logprobs[i] = [*logprobs[i], UNSAMPLED_LOGPROB]
         return completion_ids, logprobs
-
-    def _get_per_token_logps_and_entropies(
-        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
-        compute_aux_loss=False, **multimodal,
-    ):
-        fused = use_triton(input_ids.device)  # TRL's fused head scores completion positions only: keep it
-        groups = self._shared_prefix_groups(model, input_ids, attention_mask, logits_to_keep, compute_aux_loss, multimodal)
-        if groups is not None:
-            return self._shared_prefix_logps(model, input_ids, attention_mask, logits_to_keep, groups, batch_size,
-                                             compute_entropy, fused)
-        if (
-            not self.args.completion_only_logits
-            or fused
-            or compute_aux_loss
-            or any(v is not None for v in multimodal.values())
-        ):
-            return super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal,
-            )
-        batch_size = batch_size or input_ids.size(0)
-        all_logps, all_entropies = [], []
-        for start in range(0, input_ids.size(0), batch_size):
-            ids = input_ids[start : start + batch_size]  # (b, P+C)
-            mask = attention_mask[start : start + batch_size]  # (b, P+C)
-            with self.accelerator.autocast():
-                # position t predicts token t+1, so C+1 positions cover the C completion tokens
-                logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=logits_to_keep + 1, use_cache=False).logits
-            logps, entropy = self._scored(logits[:, :-1, :], ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each
-            all_logps.append(logps)
-            all_entropies.append(entropy)
-        logps = torch.cat(all_logps, dim=0)  # (B, C)
-        entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None  # (B, C)
-        return logps, entropies, None
-
-    def _scored(self, logits, targets, compute_entropy):
-        """(log-probs of targets, entropies or None), each (b, C), from completion logits (b, C, V) at TRL's temperature."""
-        logits = logits.float()  # (b, C, V)
-        if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over (b, C, V) and its backward
-            logits = logits / self.temperature
-        logps = selective_log_softmax(logits, targets)  # (b, C)
-        if not compute_entropy:
-            return logps, None
-        if bool(getattr(self.args, "entropy_coef", 0.0)) or getattr(self.args, "use_adaptive_entropy", False):
-            return logps, entropy_from_logits(logits)  # (b, C), in the graph: an entropy term trains on it
-        with torch.no_grad():
-            return logps, entropy_from_logits(logits)  # (b, C)
-
-    def _shared_prefix_groups(self, model, input_ids, attention_mask, logits_to_keep, compute_aux_loss, multimodal):
-        """The rows of each prompt when the shared-prefix pass applies, else None (the reason logged once)."""
-        if not self.args.shared_prefix:
-            return None
-        reason = why_not(model)
-        if reason is None and (compute_aux_loss or any(v is not None for v in multimodal.values())):
-            reason = "multimodal inputs or an auxiliary loss"
-        if reason is not None:
-            if not self._shared_prefix_said:
-                logger.warning("shared prefixes off, TRL's training pass runs instead: %s", reason)
-                self._shared_prefix_said = True
-            return None
-        groups = prompt_groups(input_ids[:, :-logits_to_keep], attention_mask[:, :-logits_to_keep])
-        if len(groups) == input_ids.size(0):
-            return None  # no prompt appears twice in this batch: nothing to share
-        if not self._shared_prefix_said:
-            logger.info("training pass with shared prefixes: %d rows in %d prompt groups", input_ids.size(0), len(groups))
-            self._shared_prefix_said = True
-        return groups
-
-    def _shared_prefix_logps(self, model, input_ids, attention_mask, logits_to_keep, groups, batch_size, compute_entropy,
-                             fused: bool):
-        """Per-token log-probs (and entropies) of the completions from packed groups (r1lite.training.shared_prefix).
-
-        ``fused`` (a Triton device): through TRL's fused, chunked LM head, no (B, C, V) logits; else logits of
-        the completion positions only, scored here."""
-        batch_size = batch_size or input_ids.size(0)
-        chunk: list[list[int]] = []
-        chunks = []
-        for rows in groups:  # whole groups, about batch_size rows at a time
-            if chunk and sum(map(len, chunk)) + len(rows) > batch_size:
-                chunks.append(chunk)
-                chunk = []
-            chunk.append(rows)
-        chunks.append(chunk)
-        parts, entropy_parts, order = [], [], []
-        for chunk in chunks:
-            rows = [r for g in chunk for r in g]
-            local = {r: i for i, r in enumerate(rows)}
-            ids, mask = input_ids[rows], attention_mask[rows]  # (b, P+C)
-            local_groups = [[local[r] for r in g] for g in chunk]
-            if fused:
-                logps, entropy = packed_fused_logps(model, ids, mask, logits_to_keep, local_groups,
-                                                    self.accelerator.autocast, compute_entropy)  # (b, C) each
-            else:
-                logits = packed_logits(model, ids, mask, logits_to_keep, local_groups,
-                                       self.accelerator.autocast)  # (b, C, V)
-                logps, entropy = self._scored(logits, ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each
-            parts.append(logps)
-            entropy_parts.append(entropy)
-            order += rows
-        inverse = torch.empty(len(order), dtype=torch.long, device=input_ids.device)
-        inverse[torch.tensor(order, device=input_ids.device)] = torch.arange(len(order), device=input_ids.device)
-        logps = torch.cat(parts)[inverse]  # (B, C) back in the batch's row order
-        entropies = torch.cat(entropy_parts)[inverse] if compute_entropy else None  # (B, C)
-        return logps, entropies, None
-
-    def _prepare_inputs(self, generation_batch):
-        """TRL's, with each prompt's rows kept in one micro-batch when a generation batch is split
-        (``steps_per_generation > 1``) and shared prefixes are on (``r1lite.training.group_shuffle``)."""
-        if self.args.shared_prefix and self.model.training and self.args.steps_per_generation > 1:
-            with whole_groups():
-                return super()._prepare_inputs(generation_batch)
-        return super()._prepare_inputs(generation_batch)
 
     def _generate(self, prompts: list):
         result = super()._generate(prompts)

@@ -18,28 +18,27 @@ advantages, which reward functions never see; so r1lite reads TRL's ``_logs`` an
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
-import warnings
 from collections import deque
 
 import torch
 
 TESTED_TRL = "1.16"
 
-# GRPOTrainer methods that R1ZeroTrainer overrides -> the parameters (after self) that it relies on, in order.
+# GRPOTrainer methods that R1ZeroTrainer (or its speed layer, r1lite.speedups.hooks.SpeedHooks) overrides -> the
+# parameters (after self) that it relies on, in order.
 OVERRIDDEN: dict[str, tuple[str, ...]] = {
-    # stop strings (HF stopping criteria) and an EOS after stopped rows
+    # stop strings (HF stopping criteria) and an EOS after stopped rows; the speed layer's generation contexts
     "_generate_single_turn": ("prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"),
-    # completion-only logits on the CPU (TRL projects every position without Triton)
+    # the speed layer's training pass: shared prefixes, completion-only logits on the CPU
     "_get_per_token_logps_and_entropies": ("model", "input_ids", "attention_mask", "logits_to_keep", "batch_size",
                                            "compute_entropy", "compute_aux_loss"),
     # each round's completion lengths and truncation, for the behaviour metrics and the rollout log
     "_generate": ("prompts",),
     # behaviour metrics, rollout log and dynamic sampling after TRL scored a round
     "_generate_and_score_completions": ("inputs",),
-    # whole prompt groups per micro-batch (r1lite.training.group_shuffle swaps the shuffle it looks up)
+    # whole prompt groups per micro-batch (r1lite.speedups.group_shuffle swaps the shuffle it looks up)
     "_prepare_inputs": ("generation_batch",),
 }
 
@@ -71,7 +70,7 @@ SOURCE_MARKERS = (
      "the reference model's dtype comes from model_init_kwargs first"),
 )
 
-# Private functions r1lite imports: module -> name.
+# Private functions r1lite imports: module -> name (r1lite.speedups.completion_logits.use_triton).
 IMPORTS = {"trl.kernels.chunked_logprob": "_use_triton"}
 # Module-level names of TRL that r1lite swaps while TRL runs: module -> name.
 SWAPPED = {"trl.trainer.grpo_trainer": "shuffle_sequence_dict"}
@@ -149,26 +148,3 @@ def verify(trainer) -> None:
             f"TRL {_installed()} moved private parts that r1lite {TESTED_TRL}-tested overrides rely on: "
             + "; ".join(problems) + f". Install trl=={TESTED_TRL}.* (pip install -e .) or update r1lite/training/trl_contract.py"
         )
-
-
-@functools.cache
-def _triton_choice():
-    """TRL's private ``_use_triton``, or None (with one warning) where it has moved."""
-    try:
-        from trl.kernels.chunked_logprob import _use_triton
-    except ImportError as err:
-        warnings.warn(
-            f"trl.kernels.chunked_logprob._use_triton is not in TRL {_installed()} ({err}); completion_only_logits "
-            "is off, so a CPU run scores every prompt position (slower, same numbers)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return None
-    return _use_triton
-
-
-def use_triton(device: torch.device) -> bool:
-    """TRL's own choice between its Triton log-prob kernel (completion positions only) and the all-positions
-    fallback. Where the private function has moved: warn once and answer True, which keeps TRL's path."""
-    choice = _triton_choice()
-    return True if choice is None else choice(device)

@@ -7,8 +7,8 @@ import torch
 from transformers import DynamicCache, GenerationConfig
 
 from r1lite.models import tiny_model
-from r1lite.training.shared_decode import GroupPrefixLayer, SharedPrefixCache, generate_with_shared_prefill
-from r1lite.training.shared_prefix import DECODE_LAYOUT
+from r1lite.speedups.decode_cache import GroupPrefixLayer, SharedPrefixCache, generate_with_shared_prefill
+from r1lite.speedups.attention import DECODE_LAYOUT
 
 
 def _reference(query, prefix_k, prefix_v, rows_k, rows_v, mask, scale):
@@ -112,13 +112,13 @@ def test_rows_of_a_prompt_decode_from_one_cached_copy_with_the_same_tokens(token
 
 
 def test_rows_out_of_group_order_decode_from_copies_of_the_prefill(tokenizer, monkeypatch, caplog):
-    import r1lite.training.shared_decode as shared_decode
+    import r1lite.speedups.decode_cache as shared_decode
 
     monkeypatch.setattr(shared_decode, "_said", set())
     torch.manual_seed(0)
     model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2).eval()
     ids, mask = _prompts(tokenizer, order=[0, 3, 1, 4, 2, 5])
-    with caplog.at_level("INFO", logger="r1lite.training.shared_decode"):
+    with caplog.at_level("INFO", logger="r1lite.speedups.decode_cache"):
         plain, shared, cache = _generate_both(tokenizer, model, ids, mask, sample=False)
         _generate_both(tokenizer, model, ids, mask, sample=False)
     assert torch.equal(shared, plain)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from r1lite.training.cpu_sampling import inverse_cdf_multinomial, inverse_cdf_sample
+from r1lite.speedups.sampling import inverse_cdf_multinomial, inverse_cdf_sample
 
 
 def test_draws_follow_the_probabilities():
@@ -72,7 +72,7 @@ def test_hf_generate_samples_through_it(tokenizer):
         calls.append(probs.shape)
         return inverse_cdf_sample(probs)
 
-    import r1lite.training.cpu_sampling as sampling
+    import r1lite.speedups.sampling as sampling
 
     real = sampling.inverse_cdf_sample
     sampling.inverse_cdf_sample = counting

@@ -6,8 +6,8 @@ import torch
 from conftest import REPO
 
 from r1lite.models import tiny_model
-from r1lite.training.shared_prefix import (PackedLayout, grouped_attention, pack, packed_logits, prompt_groups,
-                                          use_grouped_attention, why_not)
+from r1lite.speedups.attention import PackedLayout, grouped_attention, use_grouped_attention, why_not
+from r1lite.speedups.packed_pass import pack, packed_logits, prompt_groups
 
 
 def _batch(pad: int, generator: torch.Generator, prompt_lengths=(7, 4), group=3, C=6, vocab=400):

@@ -11,11 +11,10 @@ of them, in every layer. Here the rows of each prompt share one cache entry:
 and a decoded token attends to both in one softmax (``SharedPrefixCache.attend``): the scores against
 the prompt are one matrix product per group (its n rows' queries together), those against the row's
 own tokens one per row, concatenated before the softmax. That is the attention of the row's own
-cache, up to float rounding, so greedy decoding gives the same tokens (tests/test_shared_decode.py).
-On the CPU it is computed in fp32, as the grouped training attention (r1lite/training/shared_prefix.py).
+cache, up to float rounding, so greedy decoding gives the same tokens (tests/test_decode_cache.py, tests/test_equal_to_trl.py).
+On the CPU it is computed in fp32, as the grouped training attention (``attention.py``).
 
-The cache reaches the attention through the ``AttentionInterface`` entry of the packed training
-pass; ``generate`` passes a model only the keywords its forward names, so the cache is set in a
+The cache reaches the attention through the grouped ``AttentionInterface`` entry (``attention.py``); ``generate`` passes a model only the keywords its forward names, so the cache is set in a
 context variable (``DECODE_LAYOUT``) for the length of the ``generate`` call. It applies where the packed
 pass does (``why_not``) and the rows of each prompt are contiguous and equally many (TRL's order);
 otherwise each distinct prompt is still prefilled once and its cache copied to the rows of its group.
@@ -30,8 +29,8 @@ import logging
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
-from r1lite.training.shared_prefix import (DECODE_LAYOUT, _base, attention_dtypes, prompt_groups, use_grouped_attention,
-                                          why_not)
+from r1lite.speedups.attention import DECODE_LAYOUT, attention_dtypes, base_model, use_grouped_attention, why_not
+from r1lite.speedups.packed_pass import prompt_groups
 
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def _say_once(reason: str) -> None:
 def cache_name(model) -> str:
     """The name under which ``model`` takes and returns its KV cache: transformers renamed
     ``past_key_values`` to ``cache`` during 5.x (the old name warns)."""
-    return "cache" if "cache" in inspect.signature(_base(model).forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(base_model(model).forward).parameters else "past_key_values"
 
 
 class GroupPrefixLayer(CacheLayerMixin):

@@ -12,10 +12,10 @@ It consumes the random stream differently, so for one seed the tokens differ fro
 ``torch.multinomial``'s: ``inverse_cdf_sampling: false`` gives TRL's tokens back. And because u is
 compared with a sum over the vocabulary, a rounding-level change of the probabilities moves a draw
 more often than under torch's per-word draws; that matters only where two runs are compared sample
-for sample (tests/test_shared_prefix.py turns it off there).
+for sample (tests/test_equal_to_trl.py turns it off there).
 
 ``inverse_cdf_multinomial()`` swaps ``torch.multinomial`` for the length of a ``with`` block (the
-HF generation of ``R1ZeroTrainer``); calls it does not cover (several samples without replacement,
+HF generation of ``SpeedHooks``, ``hooks.py``); calls it does not cover (several samples without replacement,
 a generator of their own, non-CPU or non-2D tensors) go to torch's own function.
 """
 

@@ -7,7 +7,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from r1lite.models import tiny_model
-from r1lite.training.cast_once import weights_cast_once
+from r1lite.speedups.autocast import weights_cast_once
 
 
 class _BF16Accelerator:

@@ -1,8 +1,8 @@
 """Every private or semi-private part of transformers that r1lite relies on, named in one place and checked
 against the installed transformers.
 
-The speed layer (``r1lite/training/shared_prefix.py``: packed training pass; ``shared_decode.py``: one cached
-prompt per group) plugs into transformers below its public API: it registers attention functions by name,
+The speed layer (``attention.py``: grouped attention; ``packed_pass.py``: packed training pass;
+``decode_cache.py``: one cached prompt per group) plugs into transformers below its public API: it registers attention functions by name,
 stands in for a cache layer, reads each modelling file's module-level ``eager_attention_forward``, relies on a
 4D mask being passed through untouched and on extra forward keywords reaching the attention function. Those
 parts move between minor releases (5.17 names the KV-cache keyword ``past_key_values``, 5.24 names it
@@ -23,15 +23,15 @@ The parts (what r1lite uses them for):
 * ``transformers.masking_utils.AttentionMaskInterface``, ``sdpa_mask``, ``eager_mask``: the mask builders
   registered under r1lite's names (``ALL_MASK_ATTENTION_FUNCTIONS`` looks them up by the same name).
 * ``transformers.models.{llama,qwen2}.modeling_*.eager_attention_forward``: the fallback of the eager entry,
-  found in the module of the attention layer's class (``shared_prefix._eager_of``).
+  found in the module of the attention layer's class (``attention._eager_of``).
 * ``PreTrainedConfig._attn_implementation`` (``PretrainedConfig`` is its alias): settable to a registered name
   and read back as set (``use_grouped_attention``).
-* ``transformers.cache_utils.Cache(layers=...)`` and ``CacheLayerMixin``: ``shared_decode.SharedPrefixCache``
+* ``transformers.cache_utils.Cache(layers=...)`` and ``CacheLayerMixin``: ``decode_cache.SharedPrefixCache``
   and its ``GroupPrefixLayer``, which implements or overrides :data:`LAYER_METHODS` and sets
   :data:`LAYER_ATTRIBUTES`; ``Cache`` must dispatch its methods to the layers' methods of the same name.
 * ``DynamicCache.batch_select_indices`` and ``.layers[i].keys/.values``: the copied-prefill fallback and
   ``SharedPrefixCache.from_prefill``.
-* The KV-cache keyword, :data:`CACHE_NAMES` (``shared_decode.cache_name``): one of them in the causal LM's
+* The KV-cache keyword, :data:`CACHE_NAMES` (``decode_cache.cache_name``): one of them in the causal LM's
   ``forward`` and as a field of its output.
 * ``GenerationMixin._prepare_position_ids_for_generation`` (where it exists): a left-padded prompt's positions
   are ``cumsum(attention_mask) - 1`` at its real tokens (the shared prefill numbers the prompt the same way).
@@ -99,10 +99,10 @@ FORWARD_KEYWORDS = ("input_ids", "attention_mask", "position_ids", "use_cache", 
 CAUSAL_LMS = ("transformers.models.llama.modeling_llama:LlamaForCausalLM",
               "transformers.models.qwen2.modeling_qwen2:Qwen2ForCausalLM")
 # The KV cache's forward keyword and output field, newest first: transformers renamed past_key_values to cache
-# during 5.x (5.17.0: past_key_values; 5.24.0: cache). shared_decode.cache_name picks whichever forward names.
+# during 5.x (5.17.0: past_key_values; 5.24.0: cache). decode_cache.cache_name picks whichever forward names.
 CACHE_NAMES = ("cache", "past_key_values")
 
-# The layer protocol of transformers' Cache that GroupPrefixLayer (shared_decode.py) implements or overrides ->
+# The layer protocol of transformers' Cache that GroupPrefixLayer (decode_cache.py) implements or overrides ->
 # its parameters after self, compared with CacheLayerMixin's (or, where the mixin leaves it to its subclasses,
 # DynamicLayer's). Cache.<name> must call layers[i].<name> (all but lazy_initialization, which a layer's update
 # and Cache.early_initialization call).
@@ -281,9 +281,9 @@ def check_behaviour() -> list[str]:
     if PROBE not in ALL_MASK_ATTENTION_FUNCTIONS:
         problems.append("an AttentionMaskInterface.register-ed mask is not in ALL_MASK_ATTENTION_FUNCTIONS")
     try:
-        from r1lite.training.shared_prefix import GROUPED
+        from r1lite.speedups.attention import GROUPED
     except Exception as err:  # noqa: BLE001
-        problems.append(f"r1lite.training.shared_prefix does not import ({type(err).__name__}: {err})")
+        problems.append(f"r1lite.speedups.attention does not import ({type(err).__name__}: {err})")
     else:
         for name in GROUPED.values():
             if name not in ALL_ATTENTION_FUNCTIONS or name not in ALL_MASK_ATTENTION_FUNCTIONS:
@@ -490,5 +490,5 @@ def verify() -> None:
             f"transformers {installed()} moved parts that r1lite relies on (its shared-prefix speed layer, mostly): "
             + "; ".join(problems)
             + f". r1lite is tested on transformers {' and '.join(TESTED_TRANSFORMERS)} (pyproject.toml pins "
-            f"transformers{TESTED_RANGE}): pip install -e . or update r1lite/training/transformers_contract.py"
+            f"transformers{TESTED_RANGE}): pip install -e . or update r1lite/speedups/transformers_contract.py"
         )

@@ -4,7 +4,7 @@ With ``steps_per_generation > 1`` (by default, whenever ``gradient_accumulation_
 the GPU recipes), TRL generates completions for several micro-batches at once, shuffles the rows
 (``trl.trainer.utils.shuffle_sequence_dict``) and splits them into micro-batches. The rows of one
 prompt then scatter over the micro-batches, and the shared-prefix training pass
-(``r1lite.training.shared_prefix``) finds almost nothing to share: with 16-row micro-batches drawn
+(``r1lite.speedups.packed_pass``) finds almost nothing to share: with 16-row micro-batches drawn
 from 64 groups of 8, most rows are alone with their prompt.
 
 ``shuffle_groups`` is TRL's shuffle with the rows of one prompt kept together: it draws the same
@@ -14,8 +14,8 @@ rows in that permutation's order. A micro-batch whose size is a multiple of ``nu
 then holds whole groups. Which rows share a micro-batch leaves the update unchanged for the loss
 types that normalise over the whole update or by a constant ('dapo', TRL's default, 'grpo',
 'dr_grpo'); with 'bnpo' (per micro-batch token count) it changes the weighting as TRL's own random
-split does. ``R1ZeroTrainer._prepare_inputs`` applies it while TRL prepares a training batch with
-``shared_prefix`` on; it is named in ``r1lite.training.trl_contract``.
+split does. ``SpeedHooks._prepare_inputs`` (``hooks.py``) applies it while TRL prepares a training batch
+with ``shared_prefix`` on; it is named in ``r1lite.training.trl_contract``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import torch
 
-from r1lite.training.shared_prefix import prompt_groups
+from r1lite.speedups.packed_pass import prompt_groups
 
 TRL_MODULE = "trl.trainer.grpo_trainer"  # where GRPOTrainer._prepare_inputs looks up shuffle_sequence_dict
 NAME = "shuffle_sequence_dict"
