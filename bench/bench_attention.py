@@ -49,9 +49,13 @@ def main(argv: list[str] | None = None) -> dict:
     layout = PackedLayout((a.prompt,), (a.rows,), a.completion)
     mask = packed_mask(a.prompt, a.rows, a.completion)
     results = {}
-    print(f"one group: prompt {a.prompt}, {a.rows} x {a.completion} completion tokens (L = {L}), {heads}/{kv_heads} "
-          f"heads of {d}, {torch.get_num_threads()} threads; forward + backward, median of {a.repeats}, ms")
-    print("| inputs | masked SDPA over L x L | grouped, computed in the inputs' dtype | grouped, computed in fp32 (r1lite) |")
+    print(
+        f"one group: prompt {a.prompt}, {a.rows} x {a.completion} completion tokens (L = {L}), {heads}/{kv_heads} "
+        f"heads of {d}, {torch.get_num_threads()} threads; forward + backward, median of {a.repeats}, ms"
+    )
+    print(
+        "| inputs | masked SDPA over L x L | grouped, computed in the inputs' dtype | grouped, computed in fp32 (r1lite) |"
+    )
     print("| --- | ---: | ---: | ---: |")
     for dtype in (torch.bfloat16, torch.float32):
         q = torch.randn(1, heads, L, d, dtype=dtype, requires_grad=True)
@@ -65,8 +69,10 @@ def main(argv: list[str] | None = None) -> dict:
             grouped_attention(q, k, v, layout, compute=compute).float().sum().backward()
 
         name = "bf16" if dtype == torch.bfloat16 else "fp32"
-        results[name] = tuple(1000 * statistics.median(timed(fn, a.repeats)) for fn in
-                              (masked, lambda: grouped(dtype), lambda: grouped(torch.float32)))
+        results[name] = tuple(
+            1000 * statistics.median(timed(fn, a.repeats))
+            for fn in (masked, lambda: grouped(dtype), lambda: grouped(torch.float32))
+        )
         print(f"| {name} | " + " | ".join(f"{t:.1f}" for t in results[name]) + " |")
     return results
 

@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> float:
         times.append(time.perf_counter() - start)
     rate = len(completions) / statistics.median(times)
     print("command: python " + " ".join(shlex.quote(x) for x in sys.argv))
-    print(f"{len(completions)} completions ({len(df)} from {a.run_dir}, x{copies}): {rate:,.0f} completions/s, "
-          f"median of {a.repeats}")
+    print(
+        f"{len(completions)} completions ({len(df)} from {a.run_dir}, x{copies}): {rate:,.0f} completions/s, "
+        f"median of {a.repeats}"
+    )
     return rate
 
 

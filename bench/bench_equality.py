@@ -47,17 +47,34 @@ def build(kind: str, path: str, tokenizer, dataset, args, folder: str, temperatu
     from r1lite.config import R1ZeroConfig
     from r1lite.training.trainer import R1ZeroTrainer
 
-    common = dict(output_dir=os.path.join(folder, kind), per_device_train_batch_size=args.groups * args.rows,
-                  num_generations=args.rows, max_completion_length=args.new_tokens, temperature=temperature, beta=0.0,
-                  use_cpu=True, bf16=args.dtype == "bfloat16", report_to="none", save_strategy="no", seed=0)
+    common = dict(
+        output_dir=os.path.join(folder, kind),
+        per_device_train_batch_size=args.groups * args.rows,
+        num_generations=args.rows,
+        max_completion_length=args.new_tokens,
+        temperature=temperature,
+        beta=0.0,
+        use_cpu=True,
+        bf16=args.dtype == "bfloat16",
+        report_to="none",
+        save_strategy="no",
+        seed=0,
+    )
     reward = lambda completions, **kw: [0.0] * len(completions)  # noqa: E731  generation and scoring only
     if kind == "trl":
-        return GRPOTrainer(model=path, reward_funcs=reward, args=GRPOConfig(**common), train_dataset=dataset,
-                           processing_class=tokenizer)
-    config = R1ZeroConfig(**common, shared_prefix=True, completion_only_logits=True, inverse_cdf_sampling=False,
-                          rollout_log=False)
-    return R1ZeroTrainer(model=path, reward_funcs=reward, args=config, train_dataset=dataset,
-                         processing_class=tokenizer)
+        return GRPOTrainer(
+            model=path,
+            reward_funcs=reward,
+            args=GRPOConfig(**common),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+        )
+    config = R1ZeroConfig(
+        **common, shared_prefix=True, completion_only_logits=True, inverse_cdf_sampling=False, rollout_log=False
+    )
+    return R1ZeroTrainer(
+        model=path, reward_funcs=reward, args=config, train_dataset=dataset, processing_class=tokenizer
+    )
 
 
 def generate(trainer, prompts, rows: int):
@@ -81,8 +98,9 @@ def logps(trainer, batch):
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)  # (B, P+C)
     mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)  # (B, P+C)
     with torch.no_grad():
-        out, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, batch["completion_ids"].size(1),
-                                                               batch_size=ids.size(0))
+        out, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model, ids, mask, batch["completion_ids"].size(1), batch_size=ids.size(0)
+        )
     return out  # (B, C)
 
 
@@ -109,8 +127,11 @@ def main(argv: list[str] | None = None) -> dict:
     train, _ = build_datasets(task, tokenizer)
     chosen, lengths = [], set()
     for row in train:  # prompts of distinct token lengths: every batch left-pads
-        length = len(tokenizer.apply_chat_template(row["prompt"], tokenize=True)) if isinstance(row["prompt"], list) \
+        length = (
+            len(tokenizer.apply_chat_template(row["prompt"], tokenize=True))
+            if isinstance(row["prompt"], list)
             else len(tokenizer(row["prompt"]).input_ids)
+        )
         if length not in lengths:
             lengths.add(length)
             chosen.append(row)
@@ -126,8 +147,10 @@ def main(argv: list[str] | None = None) -> dict:
         expected, expected_first = generate(trl, prompts, args.rows)
         got, got_first = generate(ours, prompts, args.rows)
         same_rows = sum(a == b for a, b in zip(got, expected))
-        prefix = sum(next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-                     for a, b in zip(got, expected))
+        prefix = sum(
+            next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            for a, b in zip(got, expected)
+        )
         total = sum(len(b) for b in expected)
 
         def fixed(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):

@@ -42,10 +42,25 @@ from bench_step import matmul_ceiling, train_flops  # noqa: E402
 
 SHAPES = {
     # Qwen2.5-3B's config.json, weights random
-    "qwen2.5-3b": dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
-                       num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6),
-    "tiny": dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-                 num_key_value_heads=1, vocab_size=49152, tie_word_embeddings=True),
+    "qwen2.5-3b": dict(
+        hidden_size=2048,
+        intermediate_size=11008,
+        num_hidden_layers=36,
+        num_attention_heads=16,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+        rope_theta=1e6,
+    ),
+    "tiny": dict(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=49152,
+        tie_word_embeddings=True,
+    ),
 }
 
 # Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s; matched by device name.
@@ -110,14 +125,17 @@ def main(argv: list[str] | None = None) -> dict:
         a.device = "cuda:0"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
 
-    from r1lite.task import countdown
     from r1lite.models import load_tokenizer
+    from r1lite.task import countdown
     from r1lite.task.prompts import add_prompts
 
     tokenizer = load_tokenizer()
     tokenizer.padding_side = "left"
-    puzzles = add_prompts(countdown.generate(max(1, a.rows // a.num_generations), min_numbers=3, max_numbers=4, seed=0),
-                          "base", tokenizer)
+    puzzles = add_prompts(
+        countdown.generate(max(1, a.rows // a.num_generations), min_numbers=3, max_numbers=4, seed=0),
+        "base",
+        tokenizer,
+    )
     prompts = [r["prompt"] for r in puzzles for _ in range(a.num_generations)][: a.rows]
     batch = tokenizer(prompts, return_tensors="pt", padding=True).to(a.device)
     prompt_len = batch["input_ids"].shape[1]
@@ -129,8 +147,16 @@ def main(argv: list[str] | None = None) -> dict:
     # 2. generation: a random model never emits EOS, so min_new_tokens pins the length to the cap
     def generate():
         with torch.no_grad(), autocast:
-            model.generate(**batch, max_new_tokens=a.new_tokens, min_new_tokens=a.new_tokens, do_sample=True,
-                           temperature=1.0, top_k=None, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
+            model.generate(
+                **batch,
+                max_new_tokens=a.new_tokens,
+                min_new_tokens=a.new_tokens,
+                do_sample=True,
+                temperature=1.0,
+                top_k=None,
+                top_p=1.0,
+                pad_token_id=tokenizer.pad_token_id,
+            )
 
     model.eval()
     t_gen = timed(a.device, generate, a.repeats)
@@ -139,15 +165,20 @@ def main(argv: list[str] | None = None) -> dict:
     model.train()
     model.gradient_checkpointing_enable()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
-    ids = torch.cat([batch["input_ids"], torch.randint(0, tokenizer.vocab_size, (a.rows, a.new_tokens), device=a.device)], 1)  # (B, P+C)
-    mask = torch.cat([batch["attention_mask"], torch.ones(a.rows, a.new_tokens, dtype=torch.long, device=a.device)], 1)  # (B, P+C)
+    ids = torch.cat(
+        [batch["input_ids"], torch.randint(0, tokenizer.vocab_size, (a.rows, a.new_tokens), device=a.device)], 1
+    )  # (B, P+C)
+    mask = torch.cat(
+        [batch["attention_mask"], torch.ones(a.rows, a.new_tokens, dtype=torch.long, device=a.device)], 1
+    )  # (B, P+C)
     micro = max(1, min(a.rows, 8))
 
     def train_pass():
         for s in range(0, a.rows, micro):  # gradient accumulation over micro-batches, as the trainer does
             with autocast:
                 logps, _, _ = trainer._get_per_token_logps_and_entropies(
-                    model, ids[s : s + micro], mask[s : s + micro], a.new_tokens, batch_size=micro)  # (b, C)
+                    model, ids[s : s + micro], mask[s : s + micro], a.new_tokens, batch_size=micro
+                )  # (b, C)
             (-logps.mean()).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -173,15 +204,21 @@ def main(argv: list[str] | None = None) -> dict:
 
     device = torch.cuda.get_device_name(0) if cuda else "cpu"
     print("command: python " + " ".join(shlex.quote(x) for x in sys.argv))
-    print(f"shape {a.shape} ({sum(p.numel() for p in model.parameters()) / 1e9:.2f}B parameters, random), {device}, "
-          f"fp32 weights, {'bf16 autocast' if cuda else 'fp32'}, {a.rows} rows, prompt {prompt_len} tokens, "
-          f"{a.new_tokens} new tokens, medians of {a.repeats}")
-    print(f"matmul ceiling        {ceiling / 1000:9.1f} TFLOP/s measured; device peak "
-          + (f"{peak:.0f} TFLOP/s (data sheet, dense bf16)" if peak else "unknown (pass --peak_tflops)"))
+    print(
+        f"shape {a.shape} ({sum(p.numel() for p in model.parameters()) / 1e9:.2f}B parameters, random), {device}, "
+        f"fp32 weights, {'bf16 autocast' if cuda else 'fp32'}, {a.rows} rows, prompt {prompt_len} tokens, "
+        f"{a.new_tokens} new tokens, medians of {a.repeats}"
+    )
+    print(
+        f"matmul ceiling        {ceiling / 1000:9.1f} TFLOP/s measured; device peak "
+        + (f"{peak:.0f} TFLOP/s (data sheet, dense bf16)" if peak else "unknown (pass --peak_tflops)")
+    )
     print(f"generation            {t_gen:9.2f} s   {result['generate_tokens_per_s']:9.0f} tokens/s")
     mfu = f"MFU {100 * result['mfu']:.1f}% of peak" if peak else "MFU n/a (no peak)"
-    print(f"training pass         {t_train:9.2f} s   {result['train_tflops']:9.1f} TFLOP/s   {mfu}, "
-          f"{100 * result['of_matmul_ceiling']:.1f}% of the measured matmul ceiling")
+    print(
+        f"training pass         {t_train:9.2f} s   {result['train_tflops']:9.1f} TFLOP/s   {mfu}, "
+        f"{100 * result['of_matmul_ceiling']:.1f}% of the measured matmul ceiling"
+    )
     if "trainer_step_s" in result:
         print(f"R1ZeroTrainer step    {result['trainer_step_s']:9.2f} s")
     return result
@@ -195,14 +232,30 @@ def build_trainer(model, tokenizer, puzzles, a):
 
     cuda = a.device.startswith("cuda")
     args = R1ZeroConfig(
-        output_dir=tempfile.mkdtemp(prefix="bench_gpu-"), rollout_log=False, max_steps=2, per_device_train_batch_size=min(a.rows, 8),
-        gradient_accumulation_steps=max(1, a.rows // min(a.rows, 8)), num_generations=a.num_generations,
-        max_completion_length=a.new_tokens, learning_rate=1e-6, beta=0.0, loss_type="dapo",
-        bf16=cuda, use_cpu=not cuda, gradient_checkpointing=True,
-        logging_steps=1, report_to="none", save_strategy="no",
+        output_dir=tempfile.mkdtemp(prefix="bench_gpu-"),
+        rollout_log=False,
+        max_steps=2,
+        per_device_train_batch_size=min(a.rows, 8),
+        gradient_accumulation_steps=max(1, a.rows // min(a.rows, 8)),
+        num_generations=a.num_generations,
+        max_completion_length=a.new_tokens,
+        learning_rate=1e-6,
+        beta=0.0,
+        loss_type="dapo",
+        bf16=cuda,
+        use_cpu=not cuda,
+        gradient_checkpointing=True,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
     )
-    return R1ZeroTrainer(model=model, reward_funcs=get_reward_funcs(["tinyzero_reward"]), args=args,
-                         train_dataset=puzzles, processing_class=tokenizer)
+    return R1ZeroTrainer(
+        model=model,
+        reward_funcs=get_reward_funcs(["tinyzero_reward"]),
+        args=args,
+        train_dataset=puzzles,
+        processing_class=tokenizer,
+    )
 
 
 def trainer_step(trainer, device: str) -> float:

@@ -55,10 +55,24 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
 
     from r1lite.training import zero
 
-    args = argv + ["--max_steps", str(steps), "--output_dir", out, "--save_strategy", "no",
-                   "--eval_at_end", "false", "--eval_every", "0", "--logging_steps", "1",
-                   "--rollout_log", "true" if side == "C" else "false",
-                   "--speedups", "true" if side == "C" else "false"]
+    args = argv + [
+        "--max_steps",
+        str(steps),
+        "--output_dir",
+        out,
+        "--save_strategy",
+        "no",
+        "--eval_at_end",
+        "false",
+        "--eval_every",
+        "0",
+        "--logging_steps",
+        "1",
+        "--rollout_log",
+        "true" if side == "C" else "false",
+        "--speedups",
+        "true" if side == "C" else "false",
+    ]
     task, training, model_args = zero.parse_args(args)
     if side != "C":  # plain TRL has none of r1lite's levers; B turns them all off
         training.stop_strings, training.dynamic_sampling = [], False
@@ -67,8 +81,8 @@ def run_side(side: str, argv: list[str], steps: int, out: str) -> StepTimer:
     configure_cpu(training)
     timer = StepTimer()
     if side == "A":
-        from r1lite.task.data import build_datasets
         from r1lite.models import load_tokenizer, resolve_model_path
+        from r1lite.task.data import build_datasets
         from rewards import get_reward_funcs
 
         model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
@@ -96,7 +110,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="A/B alternations")
     p.add_argument("--steps", type=int, default=3, help="steps per run (the first is warm-up)")
     p.add_argument("--with_extras", action="store_true", help="also time r1lite with the rollout log on (C)")
-    p.add_argument("--sides", default=None, help="comma-separated sides to run, e.g. A,C (default: A,B and C with --with_extras)")
+    p.add_argument(
+        "--sides", default=None, help="comma-separated sides to run, e.g. A,C (default: A,B and C with --with_extras)"
+    )
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="recipe overrides, e.g. -- --max_completion_length 64")
     a = p.parse_args()
     argv = (["--config", a.config] if a.config else []) + [x for x in a.overrides if x != "--"]
@@ -118,8 +134,10 @@ def main() -> None:
     names = {"A": "plain TRL GRPOTrainer", "B": "r1lite, extras off", "C": "r1lite, defaults"}
     print()
     print("command: python " + " ".join(shlex.quote(x) for x in sys.argv))
-    print(f"{'side':28s} {'median step s':>14s} {'ratio to A':>11s} {'mean reward':>12s} {'accuracy':>9s} "
-          f"{'mean tokens':>12s}  steps counted")
+    print(
+        f"{'side':28s} {'median step s':>14s} {'ratio to A':>11s} {'mean reward':>12s} {'accuracy':>9s} "
+        f"{'mean tokens':>12s}  steps counted"
+    )
     base = statistics.median(results["A"]) if "A" in sides else float("nan")  # ratios are against plain TRL
     for side in sides:
         med = statistics.median(results[side])
@@ -127,12 +145,16 @@ def main() -> None:
         def mean(xs):
             return statistics.mean(xs) if xs else float("nan")
 
-        print(f"{names[side]:28s} {med:14.2f} {med / base:11.3f} {mean(rewards[side]):12.3f} {mean(accuracy[side]):9.3f} "
-              f"{mean(tokens[side]):12.1f}  {len(results[side])}")
+        print(
+            f"{names[side]:28s} {med:14.2f} {med / base:11.3f} {mean(rewards[side]):12.3f} {mean(accuracy[side]):9.3f} "
+            f"{mean(tokens[side]):12.1f}  {len(results[side])}"
+        )
     from r1lite.models import peak_memory_gb
 
-    print(f"peak resident memory of this process: {peak_memory_gb():.2f} GiB"
-          + (" (the largest side's; run one side at a time to measure each)" if len(sides) > 1 else ""))
+    print(
+        f"peak resident memory of this process: {peak_memory_gb():.2f} GiB"
+        + (" (the largest side's; run one side at a time to measure each)" if len(sides) > 1 else "")
+    )
 
 
 if __name__ == "__main__":

@@ -33,10 +33,14 @@ from rewards.countdown import equation_reward, extract_answer, uses_given_number
 
 INSTRUCTION_NO_EXAMPLE = P.FEW_SHOT_INSTRUCTION  # TinyZero's instruction without its "(1 + 2) / 3" example
 EXAMPLES = {
-    "try": ("Here is an example. For the numbers [7, 9] and the target 63, a good response is:\n"
-            "<think> 7 + 9 = 16, no. 7 * 9 = 63, yes. </think> <answer> 7 * 9 </answer>\n\nNow it is your turn. "),
-    "subtract": ("Here is an example. For the numbers [25, 9] and the target 16, a good response is:\n"
-                 "<think> 25 + 9 = 34, no. 25 - 9 = 16, yes. </think> <answer> 25 - 9 </answer>\n\nNow it is your turn. "),
+    "try": (
+        "Here is an example. For the numbers [7, 9] and the target 63, a good response is:\n"
+        "<think> 7 + 9 = 16, no. 7 * 9 = 63, yes. </think> <answer> 7 * 9 </answer>\n\nNow it is your turn. "
+    ),
+    "subtract": (
+        "Here is an example. For the numbers [25, 9] and the target 16, a good response is:\n"
+        "<think> 25 + 9 = 34, no. 25 - 9 = 16, yes. </think> <answer> 25 - 9 </answer>\n\nNow it is your turn. "
+    ),
 }
 # name: (worked example, instruction, restate the puzzle after the prefill)
 VARIANTS = {
@@ -54,7 +58,9 @@ def prompt(tokenizer, variant: str, nums: list[int], target: int) -> str:
         return P.make_prompt("chat_few_shot", nums, target, tokenizer)
     example, instruction, restate = VARIANTS[variant]
     user = example + instruction.format(numbers=str(list(nums)), target=target)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
+    )
     text += P.PREFILL
     if restate:
         text += " I have the numbers " + " and ".join(map(str, nums)) + f" and need {target}."
@@ -73,8 +79,12 @@ def counts(completions: list[str], rows: list[dict]) -> dict[str, float]:
         one += any(x in row["nums"] for x in literals)
         exact += uses_given_numbers(literals, row["nums"])
     solved = equation_reward(None, completions, nums=[r["nums"] for r in rows], target=[r["target"] for r in rows])
-    return {"answer block": block / n, "uses a puzzle number": one / n, "uses exactly the numbers": exact / n,
-            "solves it": sum(v == 1.0 for v in solved) / n}
+    return {
+        "answer block": block / n,
+        "uses a puzzle number": one / n,
+        "uses exactly the numbers": exact / n,
+        "solves it": sum(v == 1.0 for v in solved) / n,
+    }
 
 
 def main() -> None:
@@ -90,7 +100,9 @@ def main() -> None:
     args = p.parse_args()
     model, tokenizer = load_model_and_tokenizer(DEFAULT_MODEL, dtype=torch.bfloat16)
     tokenizer.padding_side = "left"
-    puzzles = countdown.heldout(args.puzzles, min_numbers=args.numbers, max_numbers=args.numbers, max_number=30, target_range=(1, 60)).to_list()
+    puzzles = countdown.heldout(
+        args.puzzles, min_numbers=args.numbers, max_numbers=args.numbers, max_number=30, target_range=(1, 60)
+    ).to_list()
     rows = [row for row in puzzles for _ in range(args.samples)]
     print("| prompt | answer block | uses a puzzle number | uses exactly the numbers | solves it | seconds |")
     print("|---|---|---|---|---|---|")
@@ -101,14 +113,24 @@ def main() -> None:
         for i in tqdm(range(0, len(texts), args.batch_size), desc=variant, leave=False):
             enc = tokenizer(texts[i : i + args.batch_size], return_tensors="pt", padding=True)
             with torch.no_grad():
-                out = model.generate(**enc, do_sample=True, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                                     stopping_criteria=stop_criteria(tokenizer, ["</answer>"]),
-                                     pad_token_id=tokenizer.pad_token_id)
+                out = model.generate(
+                    **enc,
+                    do_sample=True,
+                    temperature=args.temperature,
+                    max_new_tokens=args.max_new_tokens,
+                    stopping_criteria=stop_criteria(tokenizer, ["</answer>"]),
+                    pad_token_id=tokenizer.pad_token_id,
+                )
             outs += tokenizer.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
         c = counts(outs, rows)
-        print(f"| {variant} | " + " | ".join(f"{v:.3f}" for v in c.values()) + f" | {time.time() - start:.0f} |", flush=True)
-    print(f"({len(rows)} completions per prompt: {args.puzzles} held-out puzzles x {args.samples} samples, "
-          f"temperature {args.temperature})")
+        print(
+            f"| {variant} | " + " | ".join(f"{v:.3f}" for v in c.values()) + f" | {time.time() - start:.0f} |",
+            flush=True,
+        )
+    print(
+        f"({len(rows)} completions per prompt: {args.puzzles} held-out puzzles x {args.samples} samples, "
+        f"temperature {args.temperature})"
+    )
 
 
 if __name__ == "__main__":

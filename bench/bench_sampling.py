@@ -32,9 +32,13 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     probs = torch.softmax(3 * torch.randn(a.rows, a.vocab), dim=-1)  # (rows, vocab)
-    results = {name: 1000 * statistics.median(timed(draw, a.repeats))
-               for name, draw in (("torch.multinomial", lambda: torch.multinomial(probs, 1)),
-                                  ("inverse CDF (r1lite)", lambda: inverse_cdf_sample(probs)))}
+    results = {
+        name: 1000 * statistics.median(timed(draw, a.repeats))
+        for name, draw in (
+            ("torch.multinomial", lambda: torch.multinomial(probs, 1)),
+            ("inverse CDF (r1lite)", lambda: inverse_cdf_sample(probs)),
+        )
+    }
     print(f"{a.rows} rows x {a.vocab} words, {torch.get_num_threads()} threads, median of {a.repeats} draws, ms:")
     for name, ms in results.items():
         print(f"  {name:22s} {ms:7.2f}")

@@ -30,8 +30,20 @@ def run_seed(config: str, seed: int, folder: Path, overrides: list[str]) -> None
         print(f"seed {seed}: done already in {folder}")
         return
     resume = ["--resume_from_checkpoint", "true"] if any(folder.glob("checkpoint-*")) else []
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", str(REPO / "recipes/zero.py"), "--config", config,
-           "--seed", str(seed), "--output_dir", str(folder), *resume, *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        str(REPO / "recipes/zero.py"),
+        "--config",
+        config,
+        "--seed",
+        str(seed),
+        "--output_dir",
+        str(folder),
+        *resume,
+        *overrides,
+    ]
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
 
@@ -43,8 +55,14 @@ def seed_row(seed: int, folder: Path) -> dict:
     steps = [h for h in summary["log_history"] if "reward" in h]
     final = json.loads((folder / "eval" / "final.json").read_text())
     low, high = accuracy_interval(final["accuracy"], final["num_prompts"])
-    levels = [{"accuracy": lv["accuracy"], "interval": list(accuracy_interval(lv["accuracy"], lv["num_prompts"])),
-               "num_prompts": lv["num_prompts"]} for lv in final.get("levels", [])]
+    levels = [
+        {
+            "accuracy": lv["accuracy"],
+            "interval": list(accuracy_interval(lv["accuracy"], lv["num_prompts"])),
+            "num_prompts": lv["num_prompts"],
+        }
+        for lv in final.get("levels", [])
+    ]
     from r1lite.inspection.runlog import heldout_history
 
     history = heldout_history(folder)
@@ -66,7 +84,9 @@ def seed_row(seed: int, folder: Path) -> dict:
 
 def table(rows: list[dict]) -> str:
     levels = min(len(r.get("levels", [])) for r in rows)  # per-level columns when every seed has levels
-    heldout = [f"level {k} held-out accuracy (95% interval)" for k in range(levels)] or ["held-out accuracy (95% interval)"]
+    heldout = [f"level {k} held-out accuracy (95% interval)" for k in range(levels)] or [
+        "held-out accuracy (95% interval)"
+    ]
     names = ["reward, first step", "reward, last step", *heldout, "strict format", "mean length", "minutes"]
     lines = ["| seed | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
 
@@ -75,8 +95,10 @@ def table(rows: list[dict]) -> str:
 
     for r in rows:
         cells = [f"{r['first_reward']:.3f}", f"{r['last_reward']:.3f}"]
-        cells += [f"{a['accuracy']:.3f} ({a['interval'][0]:.3f}-{a['interval'][1]:.3f}, n={a['num_prompts']})"
-                  for a in accuracies(r)]
+        cells += [
+            f"{a['accuracy']:.3f} ({a['interval'][0]:.3f}-{a['interval'][1]:.3f}, n={a['num_prompts']})"
+            for a in accuracies(r)
+        ]
         cells += [f"{r['format_rate']:.3f}", f"{r['mean_length']:.1f}", f"{r['minutes']:.1f}"]
         lines.append(f"| {r['seed']} | " + " | ".join(cells) + " |")
     if len(rows) > 1:
@@ -117,9 +139,15 @@ def plot_heldout(rows: list[dict], path: Path) -> bool:
                 continue
             steps = sorted(points)
             k = 0 if level == "all" else int(level.removeprefix("level"))
-            ax.plot(steps, [points[s] for s in steps], styles[i % len(styles)],
-                    color=f"C{k}", marker="o", markersize=3,
-                    label=f"seed {r['seed']}" + ("" if level == "all" else f", level {k}"))
+            ax.plot(
+                steps,
+                [points[s] for s in steps],
+                styles[i % len(styles)],
+                color=f"C{k}",
+                marker="o",
+                markersize=3,
+                label=f"seed {r['seed']}" + ("" if level == "all" else f", level {k}"),
+            )
     ax.set_xlabel("step")
     ax.set_ylabel("held-out accuracy (greedy)")
     ax.set_ylim(bottom=-0.02)
@@ -149,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
     plot(rows, out / "reward.png")
     drew = plot_heldout(rows, out / "heldout.png")
     print(text)
-    print(f"wrote {out / 'seeds.md'}, {out / 'seeds.json'}, {out / 'reward.png'}" + (f" and {out / 'heldout.png'}" if drew else ""))
+    print(
+        f"wrote {out / 'seeds.md'}, {out / 'seeds.json'}, {out / 'reward.png'}"
+        + (f" and {out / 'heldout.png'}" if drew else "")
+    )
 
 
 if __name__ == "__main__":

@@ -93,8 +93,10 @@ def part_flops(model, groups: int, size: int, prompt: int, new: int) -> dict[str
         "prefill shared": forward_flops(model, groups * prompt, groups, groups * causal(prompt)),
         "decode": forward_flops(model, rows * new, rows * new, rows * decode_pairs),
         "training pass": train_flops(model, rows, prompt, new),
-        "training pass shared": 3 * forward_flops(model, groups * prompt + rows * new, rows * (new + 1),
-                                                  groups * causal(prompt) + rows * completion_pairs),
+        "training pass shared": 3
+        * forward_flops(
+            model, groups * prompt + rows * new, rows * (new + 1), groups * causal(prompt) + rows * completion_pairs
+        ),
     }
 
 
@@ -116,23 +118,29 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--config", default=None, help="zero recipe (default: the default recipe)")
     p.add_argument("--rows", type=int, default=16, help="rows per generation batch / training pass")
     p.add_argument("--new_tokens", type=int, default=96, help="completion tokens per row")
-    p.add_argument("--dtype", choices=["bfloat16", "float32"], default=None,
-                   help="compute dtype (default: the recipe's, i.e. bf16 autocast where bf16: true and the CPU has it)")
+    p.add_argument(
+        "--dtype",
+        choices=["bfloat16", "float32"],
+        default=None,
+        help="compute dtype (default: the recipe's, i.e. bf16 autocast where bf16: true and the CPU has it)",
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--matmul_n", type=int, default=1024)
     a = p.parse_args(argv)
 
-    from r1lite.task.data import build_datasets
     from r1lite.models import load_tokenizer, resolve_model_path
-    from r1lite.training import zero
-    from r1lite.training.cpu import configure_cpu
-    from r1lite.speedups.sampling import inverse_cdf_multinomial
     from r1lite.speedups.decode_cache import cache_name, generate_with_shared_prefill
     from r1lite.speedups.packed_pass import packed_logits, prompt_groups
+    from r1lite.speedups.sampling import inverse_cdf_multinomial
+    from r1lite.task.data import build_datasets
+    from r1lite.training import zero
+    from r1lite.training.cpu import configure_cpu
 
     task, training, model_args = zero.parse_args((["--config", a.config] if a.config else []) + overrides)
     configure_cpu(training)  # threads, and bf16 off where the CPU emulates it
-    dtype = torch.bfloat16 if (a.dtype or ("bfloat16" if training.bf16 else "float32")) == "bfloat16" else torch.float32
+    dtype = (
+        torch.bfloat16 if (a.dtype or ("bfloat16" if training.bf16 else "float32")) == "bfloat16" else torch.float32
+    )
     autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)  # noqa: E731
     path = resolve_model_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
@@ -145,8 +153,10 @@ def main(argv: list[str] | None = None) -> dict:
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
     ids, mask = batch["input_ids"], batch["attention_mask"]  # (B, P) each, left-padded
     B, P, C = ids.size(0), ids.size(1), a.new_tokens
-    ceilings = {torch.float32: matmul_ceiling(torch.float32, a.matmul_n),
-                torch.bfloat16: matmul_ceiling(torch.bfloat16, a.matmul_n)}
+    ceilings = {
+        torch.float32: matmul_ceiling(torch.float32, a.matmul_n),
+        torch.bfloat16: matmul_ceiling(torch.bfloat16, a.matmul_n),
+    }
 
     model.eval()
     first = [rows[0] for rows in prompt_groups(ids, mask)]
@@ -167,13 +177,21 @@ def main(argv: list[str] | None = None) -> dict:
 
     def generate(shared: bool, share_cache: bool = True):
         torch.manual_seed(0)
-        call = dict(max_new_tokens=C, min_new_tokens=C, do_sample=True, temperature=1.0, top_k=None, top_p=1.0,
-                    pad_token_id=tokenizer.pad_token_id)
+        call = dict(
+            max_new_tokens=C,
+            min_new_tokens=C,
+            do_sample=True,
+            temperature=1.0,
+            top_k=None,
+            top_p=1.0,
+            pad_token_id=tokenizer.pad_token_id,
+        )
         with torch.no_grad():
             if shared:  # r1lite: shared prefill, one autocast context for the whole generation, inverse-CDF draws
                 with autocast(), inverse_cdf_multinomial():
-                    return generate_with_shared_prefill(model, model.generate, ids, mask, share_cache=share_cache,
-                                                        **call)
+                    return generate_with_shared_prefill(
+                        model, model.generate, ids, mask, share_cache=share_cache, **call
+                    )
             model.forward = per_call_forward  # TRL under Accelerate: an autocast context per forward call
             try:
                 return model.generate(input_ids=ids, attention_mask=mask, **call)
@@ -201,7 +219,9 @@ def main(argv: list[str] | None = None) -> dict:
             logits = packed_logits(model, full_ids, full_mask, C, group_rows, autocast)  # (B, C, V)
         else:
             with autocast():
-                logits = model(input_ids=full_ids, attention_mask=full_mask, logits_to_keep=C + 1, use_cache=False).logits[:, :-1]  # (B, C, V)
+                logits = model(
+                    input_ids=full_ids, attention_mask=full_mask, logits_to_keep=C + 1, use_cache=False
+                ).logits[:, :-1]  # (B, C, V)
         logps = torch.log_softmax(logits.float(), dim=-1)  # (B, C, V)
         loss = -logps.gather(-1, full_ids[:, -C:, None]).mean()
         loss.backward()
@@ -215,9 +235,11 @@ def main(argv: list[str] | None = None) -> dict:
     ceiling = ceilings[dtype]
     name = "bf16" if dtype == torch.bfloat16 else "fp32"
     print("command: python bench/bench_step.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]))
-    print(f"model {model_args.model_name_or_path}, {groups} prompts x {size} completions, prompt {P} tokens (padded), "
-          f"{C} new tokens, {torch.get_num_threads()} threads, {name}, medians of {a.repeats}; "
-          f"matmul {a.matmul_n}^2: fp32 {ceilings[torch.float32]:.0f}, bf16 {ceilings[torch.bfloat16]:.0f} GFLOP/s")
+    print(
+        f"model {model_args.model_name_or_path}, {groups} prompts x {size} completions, prompt {P} tokens (padded), "
+        f"{C} new tokens, {torch.get_num_threads()} threads, {name}, medians of {a.repeats}; "
+        f"matmul {a.matmul_n}^2: fp32 {ceilings[torch.float32]:.0f}, bf16 {ceilings[torch.bfloat16]:.0f} GFLOP/s"
+    )
     print()
     print(f"| part | TRL's path s | r1lite s | ratio | floor s (TRL's / shared, {name} ceiling) |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -227,18 +249,26 @@ def main(argv: list[str] | None = None) -> dict:
         floor_plain = flops[flop_key] / ceiling / 1e9
         floor_shared = flops.get(flop_key + " shared", flops[flop_key]) / ceiling / 1e9
         rows_out[part] = (plain, shared, floor_plain, floor_shared)
-        print(f"| {part} | {plain:.2f} | {shared:.2f} | {shared / plain:.2f} | {floor_plain:.2f} / {floor_shared:.2f} |")
+        print(
+            f"| {part} | {plain:.2f} | {shared:.2f} | {shared / plain:.2f} | {floor_plain:.2f} / {floor_shared:.2f} |"
+        )
     total_plain = sum(v[0] for v in rows_out.values())
     total_shared = sum(v[1] for v in rows_out.values())
-    print(f"| sum | {total_plain:.2f} | {total_shared:.2f} | {total_shared / total_plain:.2f} | "
-          f"{sum(v[2] for v in rows_out.values()):.2f} / {sum(v[3] for v in rows_out.values()):.2f} |")
+    print(
+        f"| sum | {total_plain:.2f} | {total_shared:.2f} | {total_shared / total_plain:.2f} | "
+        f"{sum(v[2] for v in rows_out.values()):.2f} / {sum(v[3] for v in rows_out.values()):.2f} |"
+    )
     decode_gflops = flops["decode"] / times["decode"] / 1e9
     train_gflops = flops["training pass"] / times["training pass"] / 1e9
-    print(f"\ndecode {1000 * times['decode'] / C:.0f} ms a step on TRL's path, {1000 * times['decode shared'] / C:.0f} on "
-          f"r1lite's ({B * C / times['decode']:.0f} and {B * C / times['decode shared']:.0f} tokens/s; TRL's "
-          f"{decode_gflops:.1f} GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling")
-    print(f"r1lite's decode with the prompt's cache copied to every row: {times['decode copied']:.2f} s "
-          f"({1000 * times['decode copied'] / C:.0f} ms a step), against {times['decode shared']:.2f} s from one copy per group")
+    print(
+        f"\ndecode {1000 * times['decode'] / C:.0f} ms a step on TRL's path, {1000 * times['decode shared'] / C:.0f} on "
+        f"r1lite's ({B * C / times['decode']:.0f} and {B * C / times['decode shared']:.0f} tokens/s; TRL's "
+        f"{decode_gflops:.1f} GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling"
+    )
+    print(
+        f"r1lite's decode with the prompt's cache copied to every row: {times['decode copied']:.2f} s "
+        f"({1000 * times['decode copied'] / C:.0f} ms a step), against {times['decode shared']:.2f} s from one copy per group"
+    )
     return {"times": times, "flops": flops, "ceilings": {str(k): v for k, v in ceilings.items()}, "dtype": name}
 
 

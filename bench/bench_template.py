@@ -43,8 +43,9 @@ def best_template(puzzles: list[dict]) -> tuple[tuple | None, int]:
         nums, target = puzzle["nums"], puzzle["target"]
         shapes = list(templates(len(nums)))
         answers = [f"<answer>{render(t, nums)}</answer>" for t in shapes]
-        scores = equation_reward([None] * len(answers), answers, nums=[nums] * len(answers),
-                                 target=[target] * len(answers))
+        scores = equation_reward(
+            [None] * len(answers), answers, nums=[nums] * len(answers), target=[target] * len(answers)
+        )
         solved.update((len(nums), *t) for t, score in zip(shapes, scores, strict=True) if score == 1.0)
     if not solved:
         return None, 0
@@ -62,14 +63,17 @@ def main(argv: list[str] | None = None) -> dict:
     template, solved = best_template(samples)
     n = len(samples)
     correct = sum(s["correct"] == 1.0 for s in samples)
-    shape = "none solves any" if template is None else \
-        f"{render(template[1:], ['a', 'b', 'c', 'd', 'e', 'f'][: template[0]])} on {template[0]}-number puzzles"
+    shape = (
+        "none solves any"
+        if template is None
+        else f"{render(template[1:], ['a', 'b', 'c', 'd', 'e', 'f'][: template[0]])} on {template[0]}-number puzzles"
+    )
     report = {
         "puzzles": n,
         "model": f"{correct}/{n} ({correct / n:.1%}, 95% interval {wilson_interval(correct, n)[0]:.1%}-"
-                 f"{wilson_interval(correct, n)[1]:.1%})",
+        f"{wilson_interval(correct, n)[1]:.1%})",
         "best template": f"{shape}: {solved}/{n} ({solved / n:.1%}, 95% interval {wilson_interval(solved, n)[0]:.1%}-"
-                         f"{wilson_interval(solved, n)[1]:.1%})",
+        f"{wilson_interval(solved, n)[1]:.1%})",
     }
     for key, value in report.items():
         print(f"{key:14s} {value}")

@@ -34,7 +34,10 @@ def _main(argv: list[str] | None) -> None:
     report.add_argument("--out", default=None, help="folder for the PNGs and report.html (default: RUN_DIR/report)")
     report.add_argument("--samples", type=int, default=3, help="best and worst completions shown (default: 3)")
     report.add_argument(
-        "--reflection-words", nargs="+", default=None, metavar="PHRASE",
+        "--reflection-words",
+        nargs="+",
+        default=None,
+        metavar="PHRASE",
         help="count these phrases as reflection instead of what the run logged (default list: r1lite.inspection.behaviour)",
     )
     args = parser.parse_args(argv)

@@ -16,7 +16,6 @@ from pathlib import Path
 from trl import GRPOConfig, TrlParser
 
 from r1lite.errors import ConfigError, PathNotFoundError, UserError, did_you_mean
-
 from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
 from r1lite.task.prompts import FEW_SHOT, FEW_SHOT_DEFAULT, check_shots
 from r1lite.task.prompts import TEMPLATES as PROMPT_TEMPLATES
@@ -67,8 +66,12 @@ def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = 
 
 def _known_keys(parser) -> set[str]:
     # HfArgumentParser also accepts --dashed-aliases of every --key; suggest the key itself
-    return {option[2:].replace("-", "_") for action in parser._actions for option in action.option_strings
-            if option.startswith("--")}
+    return {
+        option[2:].replace("-", "_")
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--")
+    }
 
 
 def _refuse_unknown(remaining: list[str], where: str, parser) -> None:
@@ -106,10 +109,14 @@ class TaskConfig:
     num_train_puzzles: int = field(default=20_000, metadata={"help": "How many training puzzles to generate."})
     min_numbers: int = field(default=3, metadata={"help": "Fewest numbers per generated puzzle (2 to 6)."})
     max_numbers: int = field(default=4, metadata={"help": "Most numbers per generated puzzle (2 to 6)."})
-    max_number: int = field(default=100, metadata={"help": "Largest number in a generated puzzle (numbers are 1..max_number)."})
+    max_number: int = field(
+        default=100, metadata={"help": "Largest number in a generated puzzle (numbers are 1..max_number)."}
+    )
     target_min: int = field(default=1, metadata={"help": "Smallest target of a generated puzzle."})
     target_max: int = field(default=100, metadata={"help": "Largest target of a generated puzzle."})
-    puzzle_seed: int = field(default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."})
+    puzzle_seed: int = field(
+        default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."}
+    )
     prompt_template: str = field(
         default="base",
         metadata={
@@ -120,8 +127,10 @@ class TaskConfig:
     )
     few_shot_examples: int = field(
         default=FEW_SHOT_DEFAULT,
-        metadata={"help": f"How many solved puzzles chat_few_shot shows before the question (1 to {len(FEW_SHOT)}; "
-                          "each adds about 100 tokens to every prompt)."},
+        metadata={
+            "help": f"How many solved puzzles chat_few_shot shows before the question (1 to {len(FEW_SHOT)}; "
+            "each adds about 100 tokens to every prompt)."
+        },
     )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["equation_reward", "format_reward"],
@@ -300,12 +309,19 @@ class R1ZeroConfig(GRPOConfig):
             for name in SPEED_SWITCHES:
                 setattr(self, name, False)
         if self.dynamic_sampling_max_rounds < 1:
-            raise ConfigError(f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}")
+            raise ConfigError(
+                f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}"
+            )
         if any(not s for s in self.stop_strings):
-            raise ConfigError(f"stop_strings holds an empty string ({self.stop_strings!r}): it would stop every completion at once")
+            raise ConfigError(
+                f"stop_strings holds an empty string ({self.stop_strings!r}): it would stop every completion at once"
+            )
         if self.stop_strings and self.use_vllm:  # vLLM stops through its sampling parameters
-            self.generation_kwargs = {**(self.generation_kwargs or {}), "stop": list(self.stop_strings),
-                                      "include_stop_str_in_output": True}
+            self.generation_kwargs = {
+                **(self.generation_kwargs or {}),
+                "stop": list(self.stop_strings),
+                "include_stop_str_in_output": True,
+            }
         if self.prompts_per_update is not None:
             if self.prompts_per_update < 1:
                 raise ConfigError(f"prompts_per_update must be at least 1, got {self.prompts_per_update}")
@@ -328,7 +344,11 @@ class R1ZeroConfig(GRPOConfig):
         The shared-prefix pass runs one packed forward per chunk of whole groups; were a micro-batch to
         hold part of a group, ranks could run different numbers of forwards, which under ZeRO-3 or FSDP
         (a collective per layer) hangs, and under DDP fails at the backward."""
-        if not self.shared_prefix or self.world_size < 2 or self.per_device_train_batch_size % self.num_generations == 0:
+        if (
+            not self.shared_prefix
+            or self.world_size < 2
+            or self.per_device_train_batch_size % self.num_generations == 0
+        ):
             return
         raise ConfigError(
             f"per_device_train_batch_size={self.per_device_train_batch_size} is not a multiple of num_generations="

@@ -23,11 +23,12 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import torch
+
 from r1lite.errors import ConfigError, PathNotFoundError, UserError
 
 logger = logging.getLogger(__name__)

@@ -74,7 +74,9 @@ def check_features(*, report_to=(), use_peft: bool = False, vllm: str | None = N
         if reporter in REPORTERS:
             require(REPORTERS[reporter], f"report_to: {reporter}")
         elif not is_installed(reporter):
-            raise MissingPackageError(f"report_to: {reporter} needs {reporter}, which is not installed: pip install {reporter}")
+            raise MissingPackageError(
+                f"report_to: {reporter} needs {reporter}, which is not installed: pip install {reporter}"
+            )
 
 
 def parse_or_explain(parse, argv):

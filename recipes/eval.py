@@ -22,11 +22,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
+from r1lite.errors import ArgumentParser, ConfigError, run_main
+from r1lite.models import load_model_and_tokenizer, resolve_model_path
 from r1lite.task.data import heldout_dataset
 from r1lite.task.evaluation import evaluate
-from r1lite.models import load_model_and_tokenizer, resolve_model_path
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
-from r1lite.errors import ArgumentParser, ConfigError, run_main
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
 
@@ -38,7 +38,9 @@ def main(argv=None) -> dict:
     p.add_argument("--prompt_template", default=None, choices=PROMPT_TEMPLATES)
     for key in TASK_KEYS[1:]:
         p.add_argument(f"--{key}", type=int, default=None)
-    p.add_argument("--max_new_tokens", type=int, default=None, help="default: the run's max_completion_length, else 96")
+    p.add_argument(
+        "--max_new_tokens", type=int, default=None, help="default: the run's max_completion_length, else 96"
+    )
     p.add_argument("--batch_size", type=int, default=None, help="default: the task's eval_batch_size")
     p.add_argument("--num_samples", type=int, default=1, help="completions per prompt (pass@k with k = this)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
@@ -46,7 +48,9 @@ def main(argv=None) -> dict:
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: the checkpoint's)")
     p.add_argument("--output", default=None, help="JSON file to write")
     p.add_argument("--config", default=None, help="a zero recipe whose task to use (e.g. to evaluate its base model)")
-    p.add_argument("--level", type=int, default=None, help="evaluate at this curriculum level of the task (0: the first)")
+    p.add_argument(
+        "--level", type=int, default=None, help="evaluate at this curriculum level of the task (0: the first)"
+    )
     args = p.parse_args(argv)
 
     from accelerate import PartialState
@@ -59,7 +63,9 @@ def main(argv=None) -> dict:
         from r1lite.training.zero import parse_args
 
         task, training, model_args = parse_args(["--config", args.config])
-        record = task_record(task, model_args.model_name_or_path, training.max_completion_length, training.stop_strings)
+        record = task_record(
+            task, model_args.model_name_or_path, training.max_completion_length, training.stop_strings
+        )
     task, max_new_tokens, stop_strings = settings(args, record)
     args.max_new_tokens, args.stop_strings = max_new_tokens, stop_strings
     args.batch_size = args.batch_size or task.eval_batch_size
@@ -79,9 +85,13 @@ def main(argv=None) -> dict:
         temperature=args.temperature,
         accelerator=accelerator,
     )
-    report = {"model": args.model, "settings": {**vars(args), **{k: getattr(task, k) for k in TASK_KEYS}},
-              "accuracy_interval": list(result.accuracy_interval),
-              "task_from": "task record" if record else "defaults", **result.to_dict()}
+    report = {
+        "model": args.model,
+        "settings": {**vars(args), **{k: getattr(task, k) for k in TASK_KEYS}},
+        "accuracy_interval": list(result.accuracy_interval),
+        "task_from": "task record" if record else "defaults",
+        **result.to_dict(),
+    }
     if accelerator.is_main_process:
         if args.output:
             out = Path(args.output)
@@ -115,7 +125,9 @@ def at_level(task: TaskConfig, level: int) -> TaskConfig:
     """The task at one of its curriculum levels' difficulty."""
     levels = task.curriculum.levels if task.curriculum is not None else []
     if not 0 <= level < len(levels):
-        raise ConfigError(f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})")
+        raise ConfigError(
+            f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})"
+        )
     return TaskConfig(**{**asdict(task), **asdict(levels[level])})  # a Level's fields are TaskConfig's
 
 

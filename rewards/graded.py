@@ -40,7 +40,14 @@ from fractions import Fraction
 from typing import Any
 
 from rewards import safe_math
-from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, _countdown_columns, completion_text, extract_answer, uses_given_numbers
+from rewards.countdown import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    _countdown_columns,
+    completion_text,
+    extract_answer,
+    uses_given_numbers,
+)
 
 __all__ = ["answer_expression_reward", "closeness_reward", "exact_numbers_reward", "numbers_used_reward"]
 

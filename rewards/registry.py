@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from r1lite.errors import ConfigError, did_you_mean
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
-from r1lite.errors import ConfigError, did_you_mean
 
 __all__ = [
     "BUILTIN_REWARDS",
@@ -44,8 +44,16 @@ ENTRY_POINT_GROUP = "r1lite.rewards"
 BUILTIN_REWARDS: Mapping[str, RewardFunc] = MappingProxyType(
     {
         f.__name__: f
-        for f in (equation_reward, format_reward, shaped_format_reward, tinyzero_reward, answer_expression_reward,
-                  numbers_used_reward, exact_numbers_reward, closeness_reward)
+        for f in (
+            equation_reward,
+            format_reward,
+            shaped_format_reward,
+            tinyzero_reward,
+            answer_expression_reward,
+            numbers_used_reward,
+            exact_numbers_reward,
+            closeness_reward,
+        )
     }
 )
 

@@ -23,7 +23,9 @@ class _BF16Accelerator:
         from accelerate.utils import convert_outputs_to_fp32
 
         forward = model.forward.__func__
-        model.forward = types.MethodType(convert_outputs_to_fp32(torch.autocast("cpu", dtype=torch.bfloat16)(forward)), model)
+        model.forward = types.MethodType(
+            convert_outputs_to_fp32(torch.autocast("cpu", dtype=torch.bfloat16)(forward)), model
+        )
         return model
 
 
@@ -53,7 +55,9 @@ def _generate(model, tokenizer, **kwargs):
     batch = tokenizer(["Using the numbers [3, 7, 25]", "make 46"], return_tensors="pt", padding=True)
     torch.manual_seed(1)
     with torch.no_grad():
-        return model.generate(**batch, max_new_tokens=8, min_new_tokens=8, pad_token_id=tokenizer.pad_token_id, **kwargs)
+        return model.generate(
+            **batch, max_new_tokens=8, min_new_tokens=8, pad_token_id=tokenizer.pad_token_id, **kwargs
+        )
 
 
 @pytest.mark.parametrize("sampling", [dict(do_sample=False), dict(do_sample=True, temperature=1.0, top_k=None)])

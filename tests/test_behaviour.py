@@ -18,7 +18,6 @@ from r1lite.inspection.behaviour import (
     summarize,
 )
 
-
 REFLECTIONS = [
     # (text, words (None: the defaults), expected count)
     ("Wait, 3 + 4 is 7.", None, 1),  # a sentence start, capitalised
@@ -52,7 +51,10 @@ def test_reflection_spans_are_exact():
 
 CANDIDATES = [
     # (completion, expected distinct expressions)
-    ("2 * 4 = 8, 8 + 3 = 11, no. 3 * 4 = 12, 12 + 2 = 14.</think><answer>3 * 4 + 2</answer>", ["2*4", "8+3", "3*4", "12+2"]),
+    (
+        "2 * 4 = 8, 8 + 3 = 11, no. 3 * 4 = 12, 12 + 2 = 14.</think><answer>3 * 4 + 2</answer>",
+        ["2*4", "8+3", "3*4", "12+2"],
+    ),
     ("(3 + 4) * 2 = 14 and ((1+2))*3</think>", ["(3+4)*2", "((1+2))*3"]),  # opening parentheses taken back
     ("1 + 2 = 3, then 1+2 again, 1 +  2", ["1+2"]),  # the same expression tried three times counts once
     ("12 x 3 and 10 ÷ 2 and 4 × 5", ["12x3", "10÷2", "4×5"]),  # other operator signs
@@ -87,16 +89,36 @@ def test_answer_position(text, expected):
 
 COMPLETIONS = [
     # (completion, nums, target, expected fields)
-    (" 3 * 4 = 12, 12 + 2 = 14.</think>\n<answer>3 * 4 + 2</answer>", [2, 3, 4], 14,
-     dict(formatted=True, correct=True, reflections=0, candidates=2)),  # the worked example: right and well formed
-    (" 2 + 3 = 5, wait, that's not right.</think><answer>2 + 3</answer>", [2, 3, 4], 14,
-     dict(formatted=True, correct=False, reflections=2, candidates=1)),  # formatted, wrong answer, two reflections
-    ("<answer>3 * 4 + 2</answer>", [2, 3, 4], 14,
-     dict(formatted=False, correct=True, reflections=0, candidates=0)),  # correct but no </think>: not formatted
-    ("3 * 4 + 2", [2, 3, 4], 14,
-     dict(formatted=False, correct=False, reflections=0, candidates=1, answer_position=None)),  # no answer block
-    ("</think><answer>3 * 4 + 2</answer>", None, None,
-     dict(formatted=True, correct=None)),  # no puzzle: correctness unknown
+    (
+        " 3 * 4 = 12, 12 + 2 = 14.</think>\n<answer>3 * 4 + 2</answer>",
+        [2, 3, 4],
+        14,
+        dict(formatted=True, correct=True, reflections=0, candidates=2),
+    ),  # the worked example: right and well formed
+    (
+        " 2 + 3 = 5, wait, that's not right.</think><answer>2 + 3</answer>",
+        [2, 3, 4],
+        14,
+        dict(formatted=True, correct=False, reflections=2, candidates=1),
+    ),  # formatted, wrong answer, two reflections
+    (
+        "<answer>3 * 4 + 2</answer>",
+        [2, 3, 4],
+        14,
+        dict(formatted=False, correct=True, reflections=0, candidates=0),
+    ),  # correct but no </think>: not formatted
+    (
+        "3 * 4 + 2",
+        [2, 3, 4],
+        14,
+        dict(formatted=False, correct=False, reflections=0, candidates=1, answer_position=None),
+    ),  # no answer block
+    (
+        "</think><answer>3 * 4 + 2</answer>",
+        None,
+        None,
+        dict(formatted=True, correct=None),
+    ),  # no puzzle: correctness unknown
     ("</think><answer>3 * 4 + 2</answer>", [2.0, 3, 4], 14, dict(correct=None)),  # not a valid puzzle: unknown
     ("</think><answer>__import__('os')</answer>", [2, 3, 4], 14, dict(correct=False)),  # never evaluated
 ]
@@ -124,11 +146,25 @@ def test_summarize():
     ]
     fields = completion_behaviour(texts, [[2, 3]] * 4, [5] * 4)
     metrics = summarize(fields, lengths=[10, 20, 30, 40], truncated=[False, False, True, False])
-    assert metrics == pytest.approx(dict(
-        format_rate=0.5, answer_rate=0.5, accuracy=0.25, length_mean=25.0, length_p10=13.0, length_p50=25.0,
-        length_p90=37.0, truncation_rate=0.25, reflection_rate=0.5, reflections_mean=0.75, candidates_mean=0.5,
-        answer_position_mean=(texts[0].index("<answer>") / len(texts[0]) + texts[1].index("<answer>") / len(texts[1])) / 2,
-    ))
+    assert metrics == pytest.approx(
+        dict(
+            format_rate=0.5,
+            answer_rate=0.5,
+            accuracy=0.25,
+            length_mean=25.0,
+            length_p10=13.0,
+            length_p50=25.0,
+            length_p90=37.0,
+            truncation_rate=0.25,
+            reflection_rate=0.5,
+            reflections_mean=0.75,
+            candidates_mean=0.5,
+            answer_position_mean=(
+                texts[0].index("<answer>") / len(texts[0]) + texts[1].index("<answer>") / len(texts[1])
+            )
+            / 2,
+        )
+    )
     none_answered = summarize(completion_behaviour(["x"]), [5], [False])
     assert "answer_position_mean" not in none_answered and "accuracy" not in none_answered  # absent, never NaN
     assert summarize([], [], []) == {}
@@ -176,8 +212,19 @@ def test_tiny_run_logs_behaviour(tmp_path, tiny_recipe, tiny_model_path):
     run = tmp_path / "run"
     steps = [h for h in summary["log_history"] if "reward" in h]
     assert len(steps) == 2
-    names = ("format_rate", "answer_rate", "accuracy", "length_mean", "length_p10", "length_p50", "length_p90",
-             "truncation_rate", "reflection_rate", "reflections_mean", "candidates_mean")
+    names = (
+        "format_rate",
+        "answer_rate",
+        "accuracy",
+        "length_mean",
+        "length_p10",
+        "length_p50",
+        "length_p90",
+        "truncation_rate",
+        "reflection_rate",
+        "reflections_mean",
+        "candidates_mean",
+    )
     for h in steps:
         assert {f"behaviour/{n}" for n in names} <= set(h), sorted(h)
     assert summary["trainer"]["reflection_words"] == ["wait", "the"]

@@ -24,8 +24,19 @@ def test_bench_overhead_starts(tiny_model_path):
 
 
 def test_bench_step_starts(tiny_model_path):
-    out = _run("bench/bench_step.py", "--config", "configs/tiny/zero.yaml", "--rows", "8", "--new_tokens", "8",
-               "--repeats", "1", "--matmul_n", "128")
+    out = _run(
+        "bench/bench_step.py",
+        "--config",
+        "configs/tiny/zero.yaml",
+        "--rows",
+        "8",
+        "--new_tokens",
+        "8",
+        "--repeats",
+        "1",
+        "--matmul_n",
+        "128",
+    )
     assert "GFLOP/s" in out and "tokens/s" in out and "cache copied to every row" in out
 
 
@@ -40,8 +51,21 @@ def test_bench_sampling_starts():
 
 
 def test_bench_gpu_starts_on_cpu(tiny_model_path):
-    out = _run("bench/bench_gpu.py", "--shape", "tiny", "--device", "cpu", "--rows", "8", "--num_generations", "4",
-               "--new_tokens", "8", "--repeats", "1")
+    out = _run(
+        "bench/bench_gpu.py",
+        "--shape",
+        "tiny",
+        "--device",
+        "cpu",
+        "--rows",
+        "8",
+        "--num_generations",
+        "4",
+        "--new_tokens",
+        "8",
+        "--repeats",
+        "1",
+    )
     assert "MFU" in out and "R1ZeroTrainer step" in out
 
 
@@ -62,14 +86,25 @@ def _bench(name):
 def test_bench_prompts_counts_what_rl_could_reinforce(tokenizer):
     bench = _bench("bench_prompts.py")
     rows = [{"nums": [3, 7], "target": 10}] * 4
-    completions = ["no answer", "</think> <answer> 1 + 2 </answer>", "<answer> 3 * 2 </answer>", "<answer> 7 + 3 </answer>"]
+    completions = [
+        "no answer",
+        "</think> <answer> 1 + 2 </answer>",
+        "<answer> 3 * 2 </answer>",
+        "<answer> 7 + 3 </answer>",
+    ]
     assert bench["counts"](completions, rows) == {
-        "answer block": 0.75, "uses a puzzle number": 0.5, "uses exactly the numbers": 0.25, "solves it": 0.25}
+        "answer block": 0.75,
+        "uses a puzzle number": 0.5,
+        "uses exactly the numbers": 0.25,
+        "solves it": 0.25,
+    }
     text = bench["prompt"](tokenizer, "restate_two_numbers_try", [22, 12], 10)
     assert text.endswith("<think> I have the numbers 22 and 12 and need 10.") and "(1 + 2) / 3" not in text
     from r1lite.task.prompts import make_prompt
 
-    assert bench["prompt"](tokenizer, "chat_few_shot", [22, 12], 10) == make_prompt("chat_few_shot", [22, 12], 10, tokenizer)
+    assert bench["prompt"](tokenizer, "chat_few_shot", [22, 12], 10) == make_prompt(
+        "chat_few_shot", [22, 12], 10, tokenizer
+    )
 
 
 def test_bench_seeds_table_has_the_spread(tmp_path):
@@ -77,10 +112,21 @@ def test_bench_seeds_table_has_the_spread(tmp_path):
     for seed, (reward, accuracy) in enumerate([(0.2, 0.0), (0.4, 0.125)]):
         run = tmp_path / f"seed-{seed}"
         (run / "eval").mkdir(parents=True)
-        (run / "run_summary.json").write_text(json.dumps({"seconds": 600, "log_history": [
-            {"step": 1, "reward": 0.0}, {"step": 2, "reward": reward}, {"step": 2, "train_runtime": 1}]}))
-        (run / "eval" / "final.json").write_text(json.dumps(
-            {"accuracy": accuracy, "num_prompts": 32, "format_rate": 0.5, "mean_length": 30.0}))
+        (run / "run_summary.json").write_text(
+            json.dumps(
+                {
+                    "seconds": 600,
+                    "log_history": [
+                        {"step": 1, "reward": 0.0},
+                        {"step": 2, "reward": reward},
+                        {"step": 2, "train_runtime": 1},
+                    ],
+                }
+            )
+        )
+        (run / "eval" / "final.json").write_text(
+            json.dumps({"accuracy": accuracy, "num_prompts": 32, "format_rate": 0.5, "mean_length": 30.0})
+        )
     rows = [bench["seed_row"](seed, tmp_path / f"seed-{seed}") for seed in (0, 1)]
     table = bench["table"](rows)
     assert "| 1 | 0.000 | 0.400 | 0.125 (" in table and "| mean ± sd | 0.000 ± 0.000 | 0.300 ± 0.141 |" in table
@@ -94,15 +140,25 @@ def test_bench_seeds_table_per_level(tmp_path):
     for seed, level1 in enumerate([0.25, 0.5]):
         run = tmp_path / f"seed-{seed}"
         (run / "eval").mkdir(parents=True)
-        (run / "run_summary.json").write_text(json.dumps({"seconds": 600, "log_history": [{"step": 1, "reward": 0.5}]}))
+        (run / "run_summary.json").write_text(
+            json.dumps({"seconds": 600, "log_history": [{"step": 1, "reward": 0.5}]})
+        )
         levels = [{"accuracy": 0.5, "num_prompts": 8}, {"accuracy": level1, "num_prompts": 8}]
-        (run / "eval" / "final.json").write_text(json.dumps(
-            {"accuracy": 0.5, "num_prompts": 8, "format_rate": 1.0, "mean_length": 30.0, "levels": levels}))
-        (run / "eval" / "history.jsonl").write_text("".join(json.dumps(
-            {"step": step, "eval/level0/accuracy": 0.5, "eval/level1/accuracy": acc}) + "\n" for step, acc in [(0, 0.0), (4, level1)]))
+        (run / "eval" / "final.json").write_text(
+            json.dumps({"accuracy": 0.5, "num_prompts": 8, "format_rate": 1.0, "mean_length": 30.0, "levels": levels})
+        )
+        (run / "eval" / "history.jsonl").write_text(
+            "".join(
+                json.dumps({"step": step, "eval/level0/accuracy": 0.5, "eval/level1/accuracy": acc}) + "\n"
+                for step, acc in [(0, 0.0), (4, level1)]
+            )
+        )
     rows = [bench["seed_row"](seed, tmp_path / f"seed-{seed}") for seed in (0, 1)]
     table = bench["table"](rows)
-    assert "| seed | reward, first step | reward, last step | level 0 held-out accuracy (95% interval) | level 1 held-out" in table
+    assert (
+        "| seed | reward, first step | reward, last step | level 0 held-out accuracy (95% interval) | level 1 held-out"
+        in table
+    )
     assert "| 1 | 0.500 | 0.500 | 0.500 (0.215-0.785, n=8) | 0.500 (0.215-0.785, n=8) | 1.000 |" in table
     assert "| mean ± sd | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.375 ± 0.177 |" in table
     assert bench["plot_heldout"](rows, tmp_path / "heldout.png") and (tmp_path / "heldout.png").stat().st_size > 5_000
@@ -121,15 +177,29 @@ def test_bench_step_flop_count_shares_only_the_prompt(tiny_model_path):
 
 
 def test_bench_equality_starts(tiny_model_path):
-    out = _run("bench/bench_equality.py", "--model", "tiny-random", "--dtype", "float32", "--groups", "2", "--rows", "2",
-               "--new_tokens", "4")
+    out = _run(
+        "bench/bench_equality.py",
+        "--model",
+        "tiny-random",
+        "--dtype",
+        "float32",
+        "--groups",
+        "2",
+        "--rows",
+        "2",
+        "--new_tokens",
+        "4",
+    )
     assert "first_token_logit_max_diff" in out and "rows_identical" in out and "logp_max_diff" in out
 
 
 def test_bench_template_finds_the_best_target_blind_shape(tmp_path):
     # a - b solves the first two puzzles, a * b only the last: the best shape is a - b, 2 of 3
-    samples = [{"nums": [9, 4], "target": 5, "correct": 0.0}, {"nums": [7, 2], "target": 5, "correct": 1.0},
-               {"nums": [3, 4], "target": 12, "correct": 0.0}]
+    samples = [
+        {"nums": [9, 4], "target": 5, "correct": 0.0},
+        {"nums": [7, 2], "target": 5, "correct": 1.0},
+        {"nums": [3, 4], "target": 12, "correct": 0.0},
+    ]
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "final.json").write_text(json.dumps({"samples": samples}))
     out = _run("bench/bench_template.py", str(tmp_path))

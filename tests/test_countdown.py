@@ -301,7 +301,10 @@ GOOD = {"nums": [1, 2], "target": 3}
 @pytest.mark.parametrize(
     ("bad_row", "message"),
     [
-        ({"nums": ["3", 4], "target": 7}, r"row 1: column 'nums' must be a non-empty list of integers, got \['3', 4\]"),
+        (
+            {"nums": ["3", 4], "target": 7},
+            r"row 1: column 'nums' must be a non-empty list of integers, got \['3', 4\]",
+        ),
         ({"nums": [3.0, 4], "target": 7}, "row 1: column 'nums' .* got \\[3.0, 4\\]"),  # floats, even whole
         ({"nums": [True, 4], "target": 5}, "row 1: column 'nums' .* got \\[True, 4\\]"),  # bools are not ints
         ({"nums": [], "target": 7}, "row 1: column 'nums' .* got \\[\\]"),  # empty

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from conftest import REPO
 from r1lite.config import TaskConfig
 from r1lite.task.curriculum import Curriculum, Level
 from r1lite.training import zero
+
+from conftest import REPO
 
 TWO_LEVELS = ["--curriculum_levels", "2/20/1-50", "3/20/1-50"]
 
@@ -19,8 +20,14 @@ TWO_LEVELS = ["--curriculum_levels", "2/20/1-50", "3/20/1-50"]
         (dict(curriculum_levels=["2/10/1-20", "2/10/1-20"]), r"curriculum_levels\[1\]"),  # the same level twice
         (dict(curriculum_levels=["2 numbers"]), r"curriculum_levels\[0\] = '2 numbers' is not NUMBERS"),
         (dict(curriculum_levels=["7/10/1-20"]), "within 2 to 6"),
-        (dict(curriculum_stages=["equation_reward=1,closeness_reward=0.5"]), r"curriculum_stages\[0\] names 'closeness_reward'"),
-        (dict(curriculum_stages=["equation_reward"]), r"curriculum_stages\[0\]: 'equation_reward' is not reward_name=weight"),
+        (
+            dict(curriculum_stages=["equation_reward=1,closeness_reward=0.5"]),
+            r"curriculum_stages\[0\] names 'closeness_reward'",
+        ),
+        (
+            dict(curriculum_stages=["equation_reward"]),
+            r"curriculum_stages\[0\]: 'equation_reward' is not reward_name=weight",
+        ),
         (dict(curriculum_levels=["2/10/1-20"], curriculum_threshold=1.5), "can never be met"),
         (dict(curriculum_levels=["2/10/1-20"], curriculum_threshold=0), "can never be met"),
         (dict(curriculum_levels=["2/10/1-20"], curriculum_window=0), "curriculum_window=0"),
@@ -78,9 +85,21 @@ def _rollouts(run):
 
 
 CURRICULUM_RUN = [
-    *TWO_LEVELS, "--reward_funcs", "equation_reward", "shaped_format_reward",
-    "--curriculum_stages", "shaped_format_reward=1", "equation_reward=1,shaped_format_reward=0.25",
-    "--curriculum_metric", "steps", "--curriculum_steps", "2", "--max_steps", "4", "--eval_at_end", "true",
+    *TWO_LEVELS,
+    "--reward_funcs",
+    "equation_reward",
+    "shaped_format_reward",
+    "--curriculum_stages",
+    "shaped_format_reward=1",
+    "equation_reward=1,shaped_format_reward=0.25",
+    "--curriculum_metric",
+    "steps",
+    "--curriculum_steps",
+    "2",
+    "--max_steps",
+    "4",
+    "--eval_at_end",
+    "true",
 ]
 
 
@@ -95,8 +114,10 @@ def test_tiny_curriculum_run_moves_up_and_evaluates_per_level(tmp_path, tiny_rec
     assert all(len(r["nums"]) == 3 for r in last)  # level 1: 3 numbers
     # the stage's weights make the reward: stage 0 is the shaped format alone
     assert all(r["reward"] == pytest.approx(r["rewards"]["shaped_format_reward"]) for r in first)
-    assert all(r["reward"] == pytest.approx(r["rewards"]["equation_reward"] + 0.25 * r["rewards"]["shaped_format_reward"])
-               for r in last)
+    assert all(
+        r["reward"] == pytest.approx(r["rewards"]["equation_reward"] + 0.25 * r["rewards"]["shaped_format_reward"])
+        for r in last
+    )
     final = json.loads((tmp_path / "run" / "eval" / "final.json").read_text())
     assert [len(level["samples"][0]["nums"]) for level in final["levels"]] == [2, 3]
     from r1lite.inspection.summary import run_table
@@ -121,8 +142,19 @@ def test_resume_continues_on_the_same_rung(tmp_path, tiny_model_path):
             if state.global_step == 3:
                 control.should_training_stop = True
 
-    base = ["--config", str(REPO / "configs/tiny/zero.yaml"), *CURRICULUM_RUN, "--eval_at_end", "false",
-            "--save_strategy", "steps", "--save_steps", "3", "--output_dir", str(tmp_path / "run")]
+    base = [
+        "--config",
+        str(REPO / "configs/tiny/zero.yaml"),
+        *CURRICULUM_RUN,
+        "--eval_at_end",
+        "false",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "3",
+        "--output_dir",
+        str(tmp_path / "run"),
+    ]
     zero.main(base, callbacks=[StopAt()])
     state = json.loads((tmp_path / "run" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["stateful_callbacks"]["CurriculumCallback"]["attributes"]["rung"] == 1

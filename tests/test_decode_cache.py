@@ -7,8 +7,8 @@ import torch
 from transformers import DynamicCache, GenerationConfig
 
 from r1lite.models import tiny_model
-from r1lite.speedups.decode_cache import GroupPrefixLayer, SharedPrefixCache, generate_with_shared_prefill
 from r1lite.speedups.attention import DECODE_LAYOUT
+from r1lite.speedups.decode_cache import GroupPrefixLayer, SharedPrefixCache, generate_with_shared_prefill
 
 
 def _reference(query, prefix_k, prefix_v, rows_k, rows_v, mask, scale):
@@ -43,9 +43,12 @@ def test_decode_attention_equals_each_rows_own_attention(heads, kv_heads, mask_k
     assert cache.get_seq_length() == L and cache.layers[0].get_mask_sizes(1) == (L + 1, 0)
     visible = torch.ones(q, L, dtype=torch.bool).tril(L - q).expand(B, 1, q, L).clone()  # (B, 1, q, L) causal
     if mask_kind != "none":
-        visible[: n, ..., :2] = False  # group 0's prompt is left-padded by 2
-    mask = {"bool": visible, "float": torch.zeros(B, 1, q, L).masked_fill(~visible, torch.finfo(torch.float32).min),
-            "none": None}[mask_kind]
+        visible[:n, ..., :2] = False  # group 0's prompt is left-padded by 2
+    mask = {
+        "bool": visible,
+        "float": torch.zeros(B, 1, q, L).masked_fill(~visible, torch.finfo(torch.float32).min),
+        "none": None,
+    }[mask_kind]
     query = torch.randn(B, heads, q, d, generator=g)
     out = cache.attend(types.SimpleNamespace(layer_idx=0), query, mask, scaling=0.3)
     expected = _reference(query, prefix_k, prefix_v, rows_k, rows_v, visible, 0.3)
@@ -80,8 +83,14 @@ def _prompts(tokenizer, order=None, group=3):
 
 def _generate_both(tokenizer, model, ids, mask, sample: bool, new_tokens: int = 12):
     """(plain generate's tokens, shared generation's tokens, the cache the shared one decoded from)."""
-    config = GenerationConfig(max_new_tokens=new_tokens, do_sample=sample, temperature=1.0, top_k=0,
-                              pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+    config = GenerationConfig(
+        max_new_tokens=new_tokens,
+        do_sample=sample,
+        temperature=1.0,
+        top_k=0,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=None,
+    )
     calls = []
 
     def counted(**kwargs):
@@ -99,8 +108,15 @@ def _generate_both(tokenizer, model, ids, mask, sample: bool, new_tokens: int = 
 @pytest.mark.parametrize("sample", [False, True], ids=["greedy", "sampled"])
 def test_rows_of_a_prompt_decode_from_one_cached_copy_with_the_same_tokens(tokenizer, architecture, sample):
     torch.manual_seed(0)
-    model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2,
-                       architecture=architecture).eval()
+    model = tiny_model(
+        tokenizer,
+        hidden_size=64,
+        intermediate_size=128,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        architecture=architecture,
+    ).eval()
     ids, mask = _prompts(tokenizer)
     plain, shared, cache = _generate_both(tokenizer, model, ids, mask, sample)
     assert torch.equal(shared, plain)
@@ -124,8 +140,10 @@ def test_rows_out_of_group_order_decode_from_copies_of_the_prefill(tokenizer, mo
     assert torch.equal(shared, plain)
     assert isinstance(cache, DynamicCache) and cache.layers[0].keys.size(0) == 6  # prefilled for 2, copied to 6
     said = [r.message for r in caplog.records if "shared-prefix decoding off" in r.message]
-    assert said == ["shared-prefix decoding off (the rows of a prompt are not contiguous and equally many): "
-                    "each row decodes from a copy of its prompt's cache"]  # once, however many generations
+    assert said == [
+        "shared-prefix decoding off (the rows of a prompt are not contiguous and equally many): "
+        "each row decodes from a copy of its prompt's cache"
+    ]  # once, however many generations
 
 
 def test_a_model_it_cannot_extend_decodes_from_copies_of_the_prefill(tokenizer):
@@ -158,6 +176,7 @@ def test_beam_search_and_cache_reordering_are_refused_with_a_reason(tokenizer):
     calls = []
     model = tiny_model(tokenizer).eval()
     ids, mask = _prompts(tokenizer)
-    generate_with_shared_prefill(model, lambda **kw: calls.append(kw), ids, mask,
-                                 generation_config=GenerationConfig(num_beams=2))
+    generate_with_shared_prefill(
+        model, lambda **kw: calls.append(kw), ids, mask, generation_config=GenerationConfig(num_beams=2)
+    )
     assert set(calls[0]) == {"input_ids", "attention_mask", "generation_config"}  # plain generate: no cache of ours

@@ -43,8 +43,11 @@ from r1lite.training.trainer import R1ZeroTrainer
 SWITCHES = ("shared_prefix", "completion_only_logits", "cast_weights_once")
 OFF = {name: False for name in (*SWITCHES, "inverse_cdf_sampling")}
 SPEEDUPS_OFF = {"speedups": False}  # the reference of the stop-string runs
-SETTINGS = {"speedups-false": SPEEDUPS_OFF, **{name: {**OFF, name: True} for name in SWITCHES},
-            "all": {**OFF, **dict.fromkeys(SWITCHES, True)}}
+SETTINGS = {
+    "speedups-false": SPEEDUPS_OFF,
+    **{name: {**OFF, name: True} for name in SWITCHES},
+    "all": {**OFF, **dict.fromkeys(SWITCHES, True)},
+}
 
 # fp32 tolerances. The hooks compute the same sums in another order (the prompt once per group, rows
 # batched differently, fp32 attention on the CPU): each logit is a sum over 64-wide dot products through
@@ -60,7 +63,10 @@ GRAD_TOL = 1e-5
 def assert_close_to_scale(got: torch.Tensor, expected: torch.Tensor, tol: float, name: str, floor=0.0) -> None:
     scale = expected.abs().max().clamp(min=1e-12)
     error = (got - expected).abs().max()
-    assert error <= tol * scale + floor, f"{name}: largest difference {error:.3g}, {error / scale:.3g} of its scale {scale:.3g}"
+    assert error <= tol * scale + floor, (
+        f"{name}: largest difference {error:.3g}, {error / scale:.3g} of its scale {scale:.3g}"
+    )
+
 
 GROUP = 3  # completions per prompt
 PROMPTS = [  # token lengths differ by 1 to 20 (asserted in test_batch_is_realistic)
@@ -79,8 +85,15 @@ STOP_STRINGS = {"llama": [" insertion", " swollen"], "qwen2": [" Baking", " effo
 def _model(tokenizer, architecture):
     """A tiny model whose next-token choices are clear: weights of std 0.15, so the top two logits differ by
     far more than rounding (at the default init they tie within 1e-4, and greedy decoding is a coin toss)."""
-    model = tiny_model(tokenizer, architecture=architecture, hidden_size=64, intermediate_size=128, num_layers=2,
-                       num_heads=4, num_kv_heads=2).float()
+    model = tiny_model(
+        tokenizer,
+        architecture=architecture,
+        hidden_size=64,
+        intermediate_size=128,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+    ).float()
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -107,11 +120,28 @@ def model_paths(tokenizer, tmp_path_factory):
 
 
 def _trainer(kind, tokenizer, path, tmp_path, stop_strings=(), temperature=1.0, **switches):
-    common = dict(output_dir=str(tmp_path / kind), per_device_train_batch_size=2 * GROUP, num_generations=GROUP,
-                  gradient_accumulation_steps=2, steps_per_generation=2, num_iterations=2, beta=0.1,
-                  max_completion_length=10, temperature=temperature, learning_rate=1.0, optim="sgd",
-                  lr_scheduler_type="constant", max_steps=2, use_cpu=True, bf16=False, report_to="none",
-                  save_strategy="no", logging_steps=1, seed=0, disable_dropout=True)
+    common = dict(
+        output_dir=str(tmp_path / kind),
+        per_device_train_batch_size=2 * GROUP,
+        num_generations=GROUP,
+        gradient_accumulation_steps=2,
+        steps_per_generation=2,
+        num_iterations=2,
+        beta=0.1,
+        max_completion_length=10,
+        temperature=temperature,
+        learning_rate=1.0,
+        optim="sgd",
+        lr_scheduler_type="constant",
+        max_steps=2,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        seed=0,
+        disable_dropout=True,
+    )
     dataset = Dataset.from_list([{"prompt": p} for p in PROMPTS])
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     if kind == "trl":
@@ -183,10 +213,18 @@ def test_near_greedy_generation_with_stop_strings(tokenizer, model_paths, tmp_pa
     """Stop strings with the speed layer on give the tokens of R1ZeroTrainer with it off (the reference
     for an R1-Zero feature TRL's HF path lacks); some rows stop, others run to the cap."""
     stops = STOP_STRINGS[architecture]
-    reference = _trainer("plain", tokenizer, model_paths[architecture], tmp_path, stop_strings=stops, temperature=0.01,
-                         **SPEEDUPS_OFF)
-    ours = _trainer("r1lite", tokenizer, model_paths[architecture], tmp_path, stop_strings=stops, temperature=0.01,
-                    **SETTINGS["all"])
+    reference = _trainer(
+        "plain", tokenizer, model_paths[architecture], tmp_path, stop_strings=stops, temperature=0.01, **SPEEDUPS_OFF
+    )
+    ours = _trainer(
+        "r1lite",
+        tokenizer,
+        model_paths[architecture],
+        tmp_path,
+        stop_strings=stops,
+        temperature=0.01,
+        **SETTINGS["all"],
+    )
     expected, expected_first = _generate(reference)
     got, got_first = _generate(ours)
     assert (got_first - expected_first).abs().max() < LOGIT_TOL
@@ -209,8 +247,9 @@ def _logps(trainer, batch):
     mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)  # (B, P+C)
     C = batch["completion_ids"].size(1)
     trainer.model.zero_grad()
-    logps, entropies, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, C, batch_size=2 * GROUP,
-                                                                     compute_entropy=True)  # (B, C) each
+    logps, entropies, _ = trainer._get_per_token_logps_and_entropies(
+        trainer.model, ids, mask, C, batch_size=2 * GROUP, compute_entropy=True
+    )  # (B, C) each
     weights = batch["advantages"][:, None] * batch["completion_mask"]  # (B, C)
     (logps * weights).sum().backward()
     grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
@@ -251,8 +290,9 @@ def _completions(tokenizer):
 
 @pytest.mark.parametrize("architecture", ["llama", "qwen2"])
 @pytest.mark.parametrize("setting", list(SETTINGS))
-def test_log_probs_gradients_and_training_steps_equal_trl(tokenizer, model_paths, reference, tmp_path, architecture,
-                                                          setting):
+def test_log_probs_gradients_and_training_steps_equal_trl(
+    tokenizer, model_paths, reference, tmp_path, architecture, setting
+):
     """On one generation batch of both trainers: the per-token log-probs, entropies and gradients agree; then two
     SGD steps from it (accumulation, 2 iterations, KL) give the same losses and updates (lr x gradient, summed
     over the steps). Old log-probs, reference log-probs and the split into micro-batches (whole groups under
@@ -293,7 +333,7 @@ class _LargestLogits(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        for tensor in (out if isinstance(out, (tuple, list)) else [out]):
+        for tensor in out if isinstance(out, (tuple, list)) else [out]:
             if isinstance(tensor, torch.Tensor) and tensor.dim() > 1 and tensor.size(-1) == self.vocabulary:
                 self.numel = max(self.numel, tensor.numel())
         return out

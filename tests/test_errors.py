@@ -38,12 +38,18 @@ def _cases(tmp, tiny_model_path):
     from r1lite.config import TaskConfig
     from r1lite.task.record import write_task_record
 
-    write_task_record(str(sample_from), TaskConfig(num_train_puzzles=50, eval_puzzles=8, min_numbers=2, max_numbers=2, max_number=30, target_max=60),
-                      "tiny-random", 8, [])
+    write_task_record(
+        str(sample_from),
+        TaskConfig(num_train_puzzles=50, eval_puzzles=8, min_numbers=2, max_numbers=2, max_number=30, target_max=60),
+        "tiny-random",
+        8,
+        [],
+    )
     live = tmp / "live"
     live.mkdir()
-    (live / ".r1lite.lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": 0,
-                                                   "command": "pytest"}))
+    (live / ".r1lite.lock").write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": 0, "command": "pytest"})
+    )
     runs = iter(range(100))
 
     def zero():  # the zero recipe into a folder of its own (a shared one would be locked by another case)
@@ -52,26 +58,58 @@ def _cases(tmp, tiny_model_path):
     return {
         # through each entry point, as separate processes
         "unknown key": ([*zero(), "--lerning_rate", "1"], ["unknown recipe key", "did you mean 'learning_rate'"]),
-        "bad batch shape": ([*zero(), "--per_device_train_batch_size", "3", "--num_generations", "2"],
-                            ["divisible by num_generations"]),
+        "bad batch shape": (
+            [*zero(), "--per_device_train_batch_size", "3", "--num_generations", "2"],
+            ["divisible by num_generations"],
+        ),
         "missing model path": ([*zero(), "--model_name_or_path", str(tmp / "no-model")], ["does not exist"]),
-        "unknown reward": ([*zero(), "--reward_funcs", "equation_rewrd"],
-                           ["unknown reward 'equation_rewrd'", "did you mean 'equation_reward'"]),
+        "unknown reward": (
+            [*zero(), "--reward_funcs", "equation_rewrd"],
+            ["unknown reward 'equation_rewrd'", "did you mean 'equation_reward'"],
+        ),
         "malformed data rows": ([*zero(), "--dataset_name", str(tmp / "bad_rows.jsonl")], ["row 0", "nums"]),
-        "too few puzzles": ([*zero(), "--min_numbers", "2", "--max_numbers", "2", "--max_number", "2",
-                             "--num_train_puzzles", "50"], ["too few"]),
+        "too few puzzles": (
+            [*zero(), "--min_numbers", "2", "--max_numbers", "2", "--max_number", "2", "--num_train_puzzles", "50"],
+            ["too few"],
+        ),
         "missing optional package": ([*zero(), "--report_to", "wandb"], ["wandb", "not installed"]),
-        "GPU recipe on a CPU machine": (["recipes/zero.py", "--config", "configs/qwen2.5-3b/zero.yaml"], ["bf16", "use_cpu"]),
+        "GPU recipe on a CPU machine": (
+            ["recipes/zero.py", "--config", "configs/qwen2.5-3b/zero.yaml"],
+            ["bf16", "use_cpu"],
+        ),
         "vLLM on a CPU machine": ([*zero(), "--use_vllm", "true"], ["vLLM"]),
-        "GPU pipeline on a CPU machine": (["recipes/pipeline.py", "--config", "configs/qwen2.5-3b/pipeline.yaml"], ["bf16"]),
+        "GPU pipeline on a CPU machine": (
+            ["recipes/pipeline.py", "--config", "configs/qwen2.5-3b/pipeline.yaml"],
+            ["bf16"],
+        ),
         "unwritable output_dir": (["recipes/zero.py", *TINY, "--output_dir", "/proc/r1lite-run"], ["cannot be"]),
         "live run in the folder": (["recipes/zero.py", *TINY, "--output_dir", str(live)], ["in use by a live run"]),
-        "user reward raises": ([*zero(), "--reward_funcs", "user_rewards:broken_reward", "--max_steps", "1"],
-                               ["broken_reward", "ZeroDivisionError", "at step 0", "completion 0 of 8", "begins:"]),
-        "empty kept set": (["recipes/sft.py", "--config", "configs/tiny/sft.yaml", "--sample_from", str(sample_from),
-                            "--keep_if", "equation_reward>=1", "--num_sample_prompts", "2", "--samples_per_prompt", "2",
-                            "--output_dir", str(tmp / "sft")], ["kept nothing"]),
-        "pipeline unknown key": (["recipes/pipeline.py", "--config", str(tmp / "bad_pipeline.yaml")], ["unknown top-level"]),
+        "user reward raises": (
+            [*zero(), "--reward_funcs", "user_rewards:broken_reward", "--max_steps", "1"],
+            ["broken_reward", "ZeroDivisionError", "at step 0", "completion 0 of 8", "begins:"],
+        ),
+        "empty kept set": (
+            [
+                "recipes/sft.py",
+                "--config",
+                "configs/tiny/sft.yaml",
+                "--sample_from",
+                str(sample_from),
+                "--keep_if",
+                "equation_reward>=1",
+                "--num_sample_prompts",
+                "2",
+                "--samples_per_prompt",
+                "2",
+                "--output_dir",
+                str(tmp / "sft"),
+            ],
+            ["kept nothing"],
+        ),
+        "pipeline unknown key": (
+            ["recipes/pipeline.py", "--config", str(tmp / "bad_pipeline.yaml")],
+            ["unknown top-level"],
+        ),
         "eval missing model": (["recipes/eval.py", str(tmp / "no-model")], ["does not exist"]),
         "cli run folder without rollouts": (["-m", "r1lite.cli", "report", str(tmp / "norollouts")], ["no rollouts/"]),
         "cli unknown command": (["-m", "r1lite.cli", "sumary", "x"], ["invalid choice"]),
@@ -107,20 +145,48 @@ def _other_runs(tmp):
         "from r1lite.errors import run_main\nrun_main(zero.main)\n" % str(tmp / "bug-run")
     )
     return {
-        "debug": (["recipes/zero.py", *TINY, "--output_dir", str(tmp / "debug"), "--reward_funcs", "equation_rewrd"],
-                  {"R1LITE_DEBUG": "1"}),
+        "debug": (
+            ["recipes/zero.py", *TINY, "--output_dir", str(tmp / "debug"), "--reward_funcs", "equation_rewrd"],
+            {"R1LITE_DEBUG": "1"},
+        ),
         "bug": ([str(script)], {}),
-        "two processes": (["-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu-2proc.yaml",
-                           "recipes/zero.py", *TINY, "--output_dir", str(tmp / "2proc"), "--reward_funcs", "equation_rewrd"],
-                          {"OMP_NUM_THREADS": "1"}),
+        "two processes": (
+            [
+                "-m",
+                "accelerate.commands.launch",
+                "--config_file",
+                "configs/accelerate/cpu-2proc.yaml",
+                "recipes/zero.py",
+                *TINY,
+                "--output_dir",
+                str(tmp / "2proc"),
+                "--reward_funcs",
+                "equation_rewrd",
+            ],
+            {"OMP_NUM_THREADS": "1"},
+        ),
     }
 
 
 CASES = [
-    "unknown key", "bad batch shape", "missing model path", "unknown reward", "malformed data rows", "too few puzzles",
-    "missing optional package", "GPU recipe on a CPU machine", "vLLM on a CPU machine", "GPU pipeline on a CPU machine",
-    "unwritable output_dir", "live run in the folder", "user reward raises", "empty kept set", "pipeline unknown key",
-    "eval missing model", "cli run folder without rollouts", "cli unknown command",
+    "unknown key",
+    "bad batch shape",
+    "missing model path",
+    "unknown reward",
+    "malformed data rows",
+    "too few puzzles",
+    "missing optional package",
+    "GPU recipe on a CPU machine",
+    "vLLM on a CPU machine",
+    "GPU pipeline on a CPU machine",
+    "unwritable output_dir",
+    "live run in the folder",
+    "user reward raises",
+    "empty kept set",
+    "pipeline unknown key",
+    "eval missing model",
+    "cli run folder without rollouts",
+    "cli unknown command",
 ]
 
 
@@ -188,13 +254,25 @@ def recipe_files(tmp_path):
 @pytest.mark.parametrize(
     "script, args, words",
     [
-        ("recipes/zero.py", ["--config", "{tmp}/typo.yaml"], ["typo.yaml", "'lerning_rate'", "did you mean 'learning_rate'"]),
+        (
+            "recipes/zero.py",
+            ["--config", "{tmp}/typo.yaml"],
+            ["typo.yaml", "'lerning_rate'", "did you mean 'learning_rate'"],
+        ),
         ("recipes/zero.py", [*TINY, "--learning_rate", "fast"], ["--learning_rate", "invalid"]),
         ("recipes/zero.py", ["--config", "{tmp}/nope.yaml"], ["nope.yaml", "no such recipe"]),
         ("recipes/zero.py", ["--config", "{tmp}/broken.yaml"], ["not valid YAML"]),
         ("recipes/zero.py", [*TINY, "--curriculum_levels", "3/20/1-40", "2/20/1-40"], ["curriculum_levels[1]"]),
-        ("recipes/zero.py", [*TINY, "--output_dir", "{tmp}/norun", "--resume_from_checkpoint", "true"], ["no checkpoint-N"]),
-        ("recipes/sft.py", ["--config", "configs/tiny/sft.yaml", "--sample_from", "{tmp}/nothing"], ["no such folder"]),
+        (
+            "recipes/zero.py",
+            [*TINY, "--output_dir", "{tmp}/norun", "--resume_from_checkpoint", "true"],
+            ["no checkpoint-N"],
+        ),
+        (
+            "recipes/sft.py",
+            ["--config", "configs/tiny/sft.yaml", "--sample_from", "{tmp}/nothing"],
+            ["no such folder"],
+        ),
         ("recipes/eval.py", ["tiny-random", "--num_samples", "many"], ["--num_samples", "invalid int"]),
         ("recipes/eval.py", ["tiny-random", "--level", "3"], ["--level 3"]),
         ("r1lite/cli.py", ["summary", "{tmp}/norun"], ["run_summary.json not found"]),

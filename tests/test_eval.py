@@ -41,8 +41,21 @@ def test_eval_recipe_greedy_and_sampled(tmp_path, tiny_model_path):
     assert report["accuracy"] == saved["accuracy"]
 
     out = tmp_path / "sampled.json"
-    recipe.main([tiny_model_path, "--eval_puzzles", "3", "--max_new_tokens", "4", "--num_samples", "2",
-                 "--temperature", "1.0", "--output", str(out)])
+    recipe.main(
+        [
+            tiny_model_path,
+            "--eval_puzzles",
+            "3",
+            "--max_new_tokens",
+            "4",
+            "--num_samples",
+            "2",
+            "--temperature",
+            "1.0",
+            "--output",
+            str(out),
+        ]
+    )
     saved = json.loads(out.read_text())
     assert saved["num_samples"] == 2 and len(saved["samples"]) == 6
     assert 0.0 <= saved["pass_at_k"] <= 1.0
@@ -71,8 +84,19 @@ def test_eval_recipe_takes_a_checkpoints_task(tmp_path, tiny_recipe, tiny_model_
     assert report["settings"]["max_number"] == 20 and report["settings"]["prompt_template"] == "base"
     report = recipe.main([str(tmp_path / "run"), "--eval_puzzles", "3", "--output", str(tmp_path / "b.json")])
     assert report["num_prompts"] == 3
-    report = recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/zero.yaml"), "--eval_puzzles", "2",
-                          "--max_new_tokens", "4", "--output", str(tmp_path / "c.json")])
+    report = recipe.main(
+        [
+            tiny_model_path,
+            "--config",
+            str(REPO / "configs/smollm2-135m/zero.yaml"),
+            "--eval_puzzles",
+            "2",
+            "--max_new_tokens",
+            "4",
+            "--output",
+            str(tmp_path / "c.json"),
+        ]
+    )
     assert report["settings"]["prompt_template"] == "chat_one_shot"
 
 
@@ -94,8 +118,21 @@ def test_wilson_interval(successes, n, low, high):
 
 def test_eval_recipe_at_a_curriculum_level(tmp_path, tiny_model_path):
     recipe = _eval_recipe()
-    report = recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/learn.yaml"), "--level", "1",
-                          "--eval_puzzles", "2", "--max_new_tokens", "4", "--output", str(tmp_path / "l.json")])
+    report = recipe.main(
+        [
+            tiny_model_path,
+            "--config",
+            str(REPO / "configs/smollm2-135m/learn.yaml"),
+            "--level",
+            "1",
+            "--eval_puzzles",
+            "2",
+            "--max_new_tokens",
+            "4",
+            "--output",
+            str(tmp_path / "l.json"),
+        ]
+    )
     assert report["settings"]["max_numbers"] == 3 and all(len(s["nums"]) == 3 for s in report["samples"])
     assert len(report["accuracy_interval"]) == 2
     with pytest.raises(ValueError, match="--level 5: the task has 2 curriculum levels"):

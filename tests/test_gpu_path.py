@@ -11,12 +11,12 @@ import math
 import os
 import subprocess
 import sys
-import tomllib
 import types
 import weakref
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 import yaml
 
@@ -26,7 +26,9 @@ sys.path.insert(0, str(REPO / "tests" / "engines"))
 from launch_stage import MasterWeightProbe  # noqa: E402
 
 GPU_SHAPE = REPO / "configs" / "tiny" / "gpu-shape.yaml"
-LENGTH_REWARD = "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
+LENGTH_REWARD = (
+    "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
+)
 
 
 @pytest.fixture
@@ -49,8 +51,20 @@ def test_one_process_steps_fp32_master_weights(tmp_path, reward_module, monkeypa
 
     monkeypatch.setenv("R1LITE_FORCE_BF16", "1")  # keep bf16 autocast on CPUs that emulate it
     probe = MasterWeightProbe()
-    zero.main(["--config", str(GPU_SHAPE), "--output_dir", str(tmp_path / "run"), "--max_steps", "1",
-               "--eval_at_end", "false", *reward_module], callbacks=[probe])
+    zero.main(
+        [
+            "--config",
+            str(GPU_SHAPE),
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--max_steps",
+            "1",
+            "--eval_at_end",
+            "false",
+            *reward_module,
+        ],
+        callbacks=[probe],
+    )
     assert probe.report["dtypes"] == ["torch.float32"]
     assert probe.report["changed_fraction"] > 0.9, probe.report
 
@@ -80,12 +94,36 @@ def engine_runs(tmp_path_factory, tiny_model_path):
     for name, (config, overrides, _) in ENGINES.items():
         out = root / name
         cmd = [
-            sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "configs/accelerate" / config),
-            "--num_processes", "2", str(REPO / "tests/engines/launch_stage.py"),
-            "zero", "--config", str(GPU_SHAPE), "--output_dir", str(out / "zero"), *overrides,
-            "--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward",
-            "--then", "sft", "--config", str(REPO / "configs/tiny/sft.yaml"), "--sample_from", str(out / "zero"),
-            "--output_dir", str(out / "sft"), "--bf16", "true", "--learning_rate", "1e-6", *overrides,
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(REPO / "configs/accelerate" / config),
+            "--num_processes",
+            "2",
+            str(REPO / "tests/engines/launch_stage.py"),
+            "zero",
+            "--config",
+            str(GPU_SHAPE),
+            "--output_dir",
+            str(out / "zero"),
+            *overrides,
+            "--reward_funcs",
+            "equation_reward",
+            "gpu_path_rewards:length_reward",
+            "--then",
+            "sft",
+            "--config",
+            str(REPO / "configs/tiny/sft.yaml"),
+            "--sample_from",
+            str(out / "zero"),
+            "--output_dir",
+            str(out / "sft"),
+            "--bf16",
+            "true",
+            "--learning_rate",
+            "1e-6",
+            *overrides,
         ]
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
         (root / f"{name}.log").write_text(result.stdout + result.stderr)
@@ -151,14 +189,33 @@ def test_lora_run_saves_a_merged_model_and_the_adapter(tmp_path, tiny_recipe, ti
 
     from r1lite.training import zero
 
-    zero.main(tiny_recipe + reward_module + ["--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8",
-                                             "--lora_target_modules", "q_proj", "v_proj", "--eval_at_end", "false"])
+    zero.main(
+        tiny_recipe
+        + reward_module
+        + [
+            "--use_peft",
+            "true",
+            "--lora_r",
+            "4",
+            "--lora_alpha",
+            "8",
+            "--lora_target_modules",
+            "q_proj",
+            "v_proj",
+            "--eval_at_end",
+            "false",
+        ]
+    )
     run = tmp_path / "run"
-    assert (run / "adapter" / "adapter_model.safetensors").exists() and (run / "adapter" / "adapter_config.json").exists()
+    assert (run / "adapter" / "adapter_model.safetensors").exists() and (
+        run / "adapter" / "adapter_config.json"
+    ).exists()
     merged = AutoModelForCausalLM.from_pretrained(run).state_dict()  # a full model, no adapter needed
     base = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()
     assert set(merged) == set(base)
-    assert not torch.equal(merged["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        merged["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"]
+    )
     assert torch.equal(merged["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
 
 
@@ -178,14 +235,41 @@ def test_lora_under_zero3_saves_a_merged_model_without_hanging(tmp_path, tiny_mo
     (tmp_path / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
     out = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "configs/accelerate/zero3.yaml"),
-        "--num_processes", "2",
-        "--mixed_precision", "no",  # with --bf16 false: fp32 on any CPU, and DeepSpeed's config agrees with the trainer's
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(REPO / "configs/accelerate/zero3.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",  # with --bf16 false: fp32 on any CPU, and DeepSpeed's config agrees with the trainer's
         str(REPO / "tests/engines/launch_stage.py"),
-        "zero", "--config", str(REPO / "configs/tiny/zero.yaml"), "--output_dir", str(out), "--use_cpu", "false",
-        "--bf16", "false", "--max_steps", "1", "--eval_at_end", "false",
-        "--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward",
-        "--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "q_proj", "v_proj",
+        "zero",
+        "--config",
+        str(REPO / "configs/tiny/zero.yaml"),
+        "--output_dir",
+        str(out),
+        "--use_cpu",
+        "false",
+        "--bf16",
+        "false",
+        "--max_steps",
+        "1",
+        "--eval_at_end",
+        "false",
+        "--reward_funcs",
+        "equation_reward",
+        "gpu_path_rewards:length_reward",
+        "--use_peft",
+        "true",
+        "--lora_r",
+        "4",
+        "--lora_alpha",
+        "8",
+        "--lora_target_modules",
+        "q_proj",
+        "v_proj",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tmp_path)}
     log = tmp_path / "launch.log"
@@ -201,8 +285,10 @@ def test_lora_under_zero3_saves_a_merged_model_without_hanging(tmp_path, tiny_mo
                 process.kill()
             launch.wait()
             psutil.wait_procs(ranks, timeout=30)
-            pytest.fail(f"LoRA under ZeRO-3 did not end within {ZERO3_LORA_TIMEOUT} s (a collective on one rank only?)\n"
-                        + log.read_text()[-4000:])
+            pytest.fail(
+                f"LoRA under ZeRO-3 did not end within {ZERO3_LORA_TIMEOUT} s (a collective on one rank only?)\n"
+                + log.read_text()[-4000:]
+            )
     assert returncode == 0, log.read_text()[-4000:]
     probe = json.loads((out / "probe-rank0.json").read_text())
     assert probe["distributed_type"] == "DEEPSPEED" and probe["num_processes"] == 2, probe
@@ -213,7 +299,9 @@ def test_lora_under_zero3_saves_a_merged_model_without_hanging(tmp_path, tiny_mo
     merged = AutoModelForCausalLM.from_pretrained(out).state_dict()  # a full model, no adapter needed
     base = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()
     assert set(merged) == set(base)
-    assert not torch.equal(merged["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        merged["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"]
+    )
     assert torch.equal(merged["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
 
 
@@ -238,7 +326,9 @@ def _needs(path: Path) -> set[str]:
     return needs - {"none"}
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "configs").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_every_config_names_only_what_an_extra_installs(path):
     from r1lite.requirements import EXTRAS as FEATURES
 
@@ -276,10 +366,12 @@ def no_model_load(monkeypatch):
         ("vllm", ["--use_vllm", "true"], {}, "r1lite[vllm]"),
     ],
 )
-def test_missing_package_fails_before_the_model_loads(tiny_recipe, no_model_load, monkeypatch, missing, args, env, extra):
+def test_missing_package_fails_before_the_model_loads(
+    tiny_recipe, no_model_load, monkeypatch, missing, args, env, extra
+):
     from r1lite import requirements
-    from r1lite.training import zero
     from r1lite.errors import MissingPackageError
+    from r1lite.training import zero
 
     real = requirements.is_installed
     monkeypatch.setattr(requirements, "is_installed", lambda module: module != missing and real(module))
@@ -385,11 +477,24 @@ def _vllm_round(tmp_path, tiny_model_path, tokenizer, logprob=-0.5, **config):
     from r1lite.training.trainer import R1ZeroTrainer
 
     rows = [tokenizer.encode(text, add_special_tokens=False) for text in (ANSWERED, CUT_OFF)]
-    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=4,
-                        max_completion_length=32, report_to="none", stop_strings=["</answer>"], **config)
+    args = R1ZeroConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=32,
+        report_to="none",
+        stop_strings=["</answer>"],
+        **config,
+    )
     data = Dataset.from_dict({"prompt": ["a b c"] * 4})
-    trainer = R1ZeroTrainer(model=load_model(tiny_model_path), reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                            args=args, train_dataset=data, processing_class=tokenizer)
+    trainer = R1ZeroTrainer(
+        model=load_model(tiny_model_path),
+        reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
+        args=args,
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
     trainer.use_vllm = True  # generation goes through TRL's vLLM branch, served by the fake
     trainer.vllm_generation = _FakeVLLMGeneration(rows, logprob)
     trainer._last_loaded_step = trainer.state.global_step
@@ -400,8 +505,9 @@ def _vllm_round(tmp_path, tiny_model_path, tokenizer, logprob=-0.5, **config):
 
 @pytest.mark.parametrize("mask_truncated", [False, True])
 def test_vllm_stop_string_rows_end_with_eos(tmp_path, tiny_model_path, tokenizer, mask_truncated):
-    trainer, out, (answered, cut_off) = _vllm_round(tmp_path, tiny_model_path, tokenizer,
-                                                    mask_truncated_completions=mask_truncated)
+    trainer, out, (answered, cut_off) = _vllm_round(
+        tmp_path, tiny_model_path, tokenizer, mask_truncated_completions=mask_truncated
+    )
     assert trainer._metrics["train"]["completions/clipped_ratio"][-1] == 0.5  # only the cut-off rows
     ids = out["completion_ids"]  # (4, C)
     mask = out["completion_mask"]  # (4, C)
@@ -417,8 +523,14 @@ def test_stopped_rows_importance_ratio_is_that_of_their_sampled_tokens(tmp_path,
     sampling log-prob of 0.0 for the EOS it was also multiplied by p_train(EOS | answer)."""
     uniform = -math.log(len(tokenizer))  # about what the random tiny model gives any token: ratios stay finite
     _, out, (answered, cut_off) = _vllm_round(
-        tmp_path, tiny_model_path, tokenizer, logprob=uniform, vllm_importance_sampling_mode="sequence_truncate",
-        vllm_importance_sampling_clip_min=0.0, vllm_importance_sampling_clip_max=1e30)  # no clipping: the ratio itself
+        tmp_path,
+        tiny_model_path,
+        tokenizer,
+        logprob=uniform,
+        vllm_importance_sampling_mode="sequence_truncate",
+        vllm_importance_sampling_clip_min=0.0,
+        vllm_importance_sampling_clip_max=1e30,
+    )  # no clipping: the ratio itself
     old = out["old_per_token_logps"]  # (4, C) the training model's log-probs
     ratio = out["importance_sampling_ratio"]  # (4, 1) sequence level
     for row, sampled in ((0, len(answered)), (1, len(cut_off))):
@@ -436,7 +548,9 @@ def test_prompts_per_update_derives_accumulation(monkeypatch, world, accumulatio
     from r1lite.training.zero import parse_args
 
     monkeypatch.setattr(R1ZeroConfig, "world_size", property(lambda self: world))
-    _, training, _ = parse_args(["--config", str(REPO / "configs/qwen2.5-3b/zero.yaml"), "--use_cpu", "true", "--bf16", "false"])
+    _, training, _ = parse_args(
+        ["--config", str(REPO / "configs/qwen2.5-3b/zero.yaml"), "--use_cpu", "true", "--bf16", "false"]
+    )
     assert training.gradient_accumulation_steps == accumulation
     assert training.generation_batch_size == 128 * 8  # 128 prompts x 8 completions, whatever the world size
     assert f"x {world} processes x {accumulation} accumulation steps" in training.update_size()
@@ -467,8 +581,15 @@ def test_micro_batches_of_part_groups_fail_before_the_model_loads(tiny_recipe, m
     from r1lite.training.zero import parse_args
 
     monkeypatch.setattr(R1ZeroConfig, "world_size", property(lambda self: 2))
-    args = [*tiny_recipe, "--per_device_train_batch_size", "6", "--num_generations", "4",
-            "--shared_prefix", shared_prefix]
+    args = [
+        *tiny_recipe,
+        "--per_device_train_batch_size",
+        "6",
+        "--num_generations",
+        "4",
+        "--shared_prefix",
+        shared_prefix,
+    ]
     if shared_prefix == "false":
         assert parse_args(args)[1].per_device_train_batch_size == 6  # TRL's pass: no packed forwards to line up
         return
@@ -484,11 +605,22 @@ def test_reference_model_is_built_in_the_compute_dtype(tmp_path, tiny_model_path
     from r1lite.models import load_model
     from r1lite.training.trainer import R1ZeroTrainer
 
-    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, beta=0.1, per_device_train_batch_size=4,
-                        num_generations=4, report_to="none")
-    trainer = R1ZeroTrainer(model=load_model(tiny_model_path, dtype=torch.float32), args=args,
-                            reward_funcs=lambda completions, **kw: [0.0] * len(completions),
-                            train_dataset=Dataset.from_dict({"prompt": ["a b c"] * 4}), processing_class=tokenizer)
+    args = R1ZeroConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=True,
+        beta=0.1,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        report_to="none",
+    )
+    trainer = R1ZeroTrainer(
+        model=load_model(tiny_model_path, dtype=torch.float32),
+        args=args,
+        reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+        train_dataset=Dataset.from_dict({"prompt": ["a b c"] * 4}),
+        processing_class=tokenizer,
+    )
     assert next(trainer.model.parameters()).dtype == torch.float32  # the optimizer's master weights
     assert next(trainer.ref_model.parameters()).dtype == torch.bfloat16
     assert trainer.args.model_init_kwargs is None  # the user's config is left as given
@@ -502,8 +634,12 @@ def test_trainer_without_args_builds_a_default_config(tiny_model_path, tokenizer
     from r1lite.training.trainer import R1ZeroTrainer
 
     monkeypatch.chdir(tmp_path)
-    trainer = R1ZeroTrainer(tiny_model_path, lambda completions, **kw: [0.0] * len(completions),
-                            train_dataset=Dataset.from_dict({"prompt": ["a b c"] * 8}), processing_class=tokenizer)
+    trainer = R1ZeroTrainer(
+        tiny_model_path,
+        lambda completions, **kw: [0.0] * len(completions),
+        train_dataset=Dataset.from_dict({"prompt": ["a b c"] * 8}),
+        processing_class=tokenizer,
+    )
     assert isinstance(trainer.args, R1ZeroConfig) and trainer.args.output_dir.endswith("-R1Zero")
 
 
@@ -512,8 +648,13 @@ def test_trainer_without_args_builds_a_default_config(tiny_model_path, tokenizer
 
 @pytest.mark.parametrize(
     "name, peak",
-    [("NVIDIA H200", 989.0), ("NVIDIA H100 80GB HBM3", 989.0), ("NVIDIA H100 PCIe", 756.0),
-     ("NVIDIA A100-SXM4-80GB", 312.0), ("Some Other GPU", None)],
+    [
+        ("NVIDIA H200", 989.0),
+        ("NVIDIA H100 80GB HBM3", 989.0),
+        ("NVIDIA H100 PCIe", 756.0),
+        ("NVIDIA A100-SXM4-80GB", 312.0),
+        ("Some Other GPU", None),
+    ],
 )
 def test_bench_gpu_device_peaks(name, peak):
     sys.path.insert(0, str(REPO / "bench"))
@@ -572,9 +713,19 @@ def test_multinode_config_is_zero3_on_two_machines():
 
 def test_smoke_recipe_checks_and_reports(tmp_path, tiny_model_path):
     (tmp_path / "gpu_path_rewards.py").write_text(LENGTH_REWARD)
-    result = _run_recipe("recipes/smoke.py", "--config", "configs/tiny/zero.yaml", "--output_dir", str(tmp_path / "smoke"),
-                         "--max_steps", "2", "--reward_funcs", "equation_reward", "gpu_path_rewards:length_reward",
-                         env={"PYTHONPATH": str(tmp_path)})
+    result = _run_recipe(
+        "recipes/smoke.py",
+        "--config",
+        "configs/tiny/zero.yaml",
+        "--output_dir",
+        str(tmp_path / "smoke"),
+        "--max_steps",
+        "2",
+        "--reward_funcs",
+        "equation_reward",
+        "gpu_path_rewards:length_reward",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "tokens/s" in result.stdout and "peak memory" in result.stdout
     assert "[ok] weights moved" in result.stdout and "[ok] saved model reloads" in result.stdout
@@ -582,7 +733,16 @@ def test_smoke_recipe_checks_and_reports(tmp_path, tiny_model_path):
 
 def test_smoke_recipe_fails_when_nothing_moves(tmp_path, tiny_model_path):
     # A random model earns no countdown reward: every advantage is 0, no gradient, no update.
-    result = _run_recipe("recipes/smoke.py", "--config", "configs/tiny/zero.yaml", "--output_dir", str(tmp_path / "smoke"),
-                         "--max_steps", "2", "--reward_funcs", "equation_reward")
+    result = _run_recipe(
+        "recipes/smoke.py",
+        "--config",
+        "configs/tiny/zero.yaml",
+        "--output_dir",
+        str(tmp_path / "smoke"),
+        "--max_steps",
+        "2",
+        "--reward_funcs",
+        "equation_reward",
+    )
     assert result.returncode == 1
     assert "[FAILED] weights moved" in result.stdout

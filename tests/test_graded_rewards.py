@@ -10,8 +10,12 @@ NUMS, TARGET = [3, 7, 25], 46  # 3 * 7 + 25 = 46
 def scores(completion: str, nums=NUMS, target=TARGET) -> tuple[float, float, float, float]:
     """(expression, numbers used, exact numbers, closeness) of one completion."""
     kw = dict(nums=[nums], target=[target])
-    return (answer_expression_reward(None, [completion], **kw)[0], numbers_used_reward(None, [completion], **kw)[0],
-            exact_numbers_reward(None, [completion], **kw)[0], closeness_reward(None, [completion], **kw)[0])
+    return (
+        answer_expression_reward(None, [completion], **kw)[0],
+        numbers_used_reward(None, [completion], **kw)[0],
+        exact_numbers_reward(None, [completion], **kw)[0],
+        closeness_reward(None, [completion], **kw)[0],
+    )
 
 
 CASES = [
@@ -19,9 +23,17 @@ CASES = [
     ("x</think> <answer>3 * 7 + 25</answer>", (1.0, 1.0, 1.0, 1.0), "correct: full credit everywhere"),
     ("x</think> <answer> (25 + 3) * 7 / 1 </answer>", (1.0, 2 / 3, 0.0, 0.0), "1 is not given: 3 matched, 1 extra"),
     ("x</think> <answer>25 + 7 + 3</answer>", (1.0, 1.0, 1.0, 0.5 * (1 - 11 / 46)), "right numbers, 35: 11 away"),
-    ("x</think> <answer>25 * 7 * 3</answer>", (1.0, 1.0, 1.0, 0.0), "525: farther than the target itself, closeness 0"),
+    (
+        "x</think> <answer>25 * 7 * 3</answer>",
+        (1.0, 1.0, 1.0, 0.0),
+        "525: farther than the target itself, closeness 0",
+    ),
     ("x</think> <answer>25 + 7</answer>", (1.0, 2 / 3, 0.0, 0.0), "drops 3: two thirds, no closeness"),
-    ("x</think> <answer>1 + 2</answer>", (1.0, 0.0, 0.0, 0.0), "the prompt's example numbers: nothing but the expression"),
+    (
+        "x</think> <answer>1 + 2</answer>",
+        (1.0, 0.0, 0.0, 0.0),
+        "the prompt's example numbers: nothing but the expression",
+    ),
     ("x</think> <answer>46</answer>", (1.0, 0.0, 0.0, 0.0), "the target itself: no number of the puzzle"),
     ("x</think> <answer>3 * 7 / 0 + 25 - 25</answer>", (1.0, 1 / 3, 0.0, 0.0), "a repeat costs what it gains"),
     ("x</think> <answer>25 / (7 - 7) + 3</answer>", (1.0, 2 / 3, 0.0, 0.0), "7 twice: one extra"),

@@ -14,16 +14,24 @@ def _batch(prompts: list[list[int]], width: int = 4) -> dict:
     ids = torch.zeros(len(prompts), width, dtype=torch.long)  # (B, P)
     mask = torch.zeros(len(prompts), width, dtype=torch.long)  # (B, P)
     for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt):] = torch.tensor(prompt)
-        mask[row, width - len(prompt):] = 1
+        ids[row, width - len(prompt) :] = torch.tensor(prompt)
+        mask[row, width - len(prompt) :] = 1
     rows = torch.arange(len(prompts))
-    return {"prompt_ids": ids, "prompt_mask": mask, "completion_ids": rows[:, None].repeat(1, 3), "advantages": rows.float(),
-            "row": rows.tolist(), "num_items_in_batch": torch.tensor(7), "old_per_token_logps": None}
+    return {
+        "prompt_ids": ids,
+        "prompt_mask": mask,
+        "completion_ids": rows[:, None].repeat(1, 3),
+        "advantages": rows.float(),
+        "row": rows.tolist(),
+        "num_items_in_batch": torch.tensor(7),
+        "old_per_token_logps": None,
+    }
 
 
 def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
-        torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a)
+        torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a
+    )
 
 
 def test_distinct_prompts_shuffle_exactly_as_trl():
@@ -65,7 +73,9 @@ def test_group_order_follows_trls_permutation():
     rows = torch.randperm(6).tolist()  # TRL's draw
     torch.manual_seed(1)
     order = group_permutation(batch["prompt_ids"], batch["prompt_mask"]).tolist()
-    landed = {g: min(rows.index(2 * g), rows.index(2 * g + 1)) for g in range(3)}  # each group's first row in TRL's order
+    landed = {
+        g: min(rows.index(2 * g), rows.index(2 * g + 1)) for g in range(3)
+    }  # each group's first row in TRL's order
     assert [order[i] // 2 for i in (0, 2, 4)] == sorted(range(3), key=landed.get)
     assert all(order[i] // 2 == order[i + 1] // 2 for i in (0, 2, 4))  # rows of a group side by side
 
@@ -87,11 +97,22 @@ def test_trainer_splits_a_generation_batch_into_whole_groups(tmp_path, tiny_mode
     from r1lite.training.trainer import R1ZeroTrainer
 
     def build(shared: bool) -> R1ZeroTrainer:
-        args = R1ZeroConfig(output_dir=str(tmp_path / str(shared)), use_cpu=True, per_device_train_batch_size=4,
-                            gradient_accumulation_steps=4, num_generations=4, report_to="none", shared_prefix=shared)
-        return R1ZeroTrainer(model=load_model(tiny_model_path), args=args, processing_class=load_tokenizer(tiny_model_path),
-                             reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                             train_dataset=Dataset.from_dict({"prompt": ["a b", "c d"]}))
+        args = R1ZeroConfig(
+            output_dir=str(tmp_path / str(shared)),
+            use_cpu=True,
+            per_device_train_batch_size=4,
+            gradient_accumulation_steps=4,
+            num_generations=4,
+            report_to="none",
+            shared_prefix=shared,
+        )
+        return R1ZeroTrainer(
+            model=load_model(tiny_model_path),
+            args=args,
+            processing_class=load_tokenizer(tiny_model_path),
+            reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
+            train_dataset=Dataset.from_dict({"prompt": ["a b", "c d"]}),
+        )
 
     batch = _batch([[1, 2], [3], [4, 5, 6], [2, 1]] * 4)  # 4 prompts, their rows interleaved
     prompts_per_micro_batch = {}
@@ -102,6 +123,8 @@ def test_trainer_splits_a_generation_batch_into_whole_groups(tmp_path, tiny_mode
         trainer.model.train()
         torch.manual_seed(0)
         trainer._prepare_inputs(None)
-        prompts_per_micro_batch[shared] = [len({tuple(r.tolist()) for r in b["prompt_ids"]}) for b in trainer._buffered_inputs]
+        prompts_per_micro_batch[shared] = [
+            len({tuple(r.tolist()) for r in b["prompt_ids"]}) for b in trainer._buffered_inputs
+        ]
     assert prompts_per_micro_batch[True] == [1, 1, 1, 1]  # whole groups
     assert prompts_per_micro_batch[False] != [1, 1, 1, 1]  # TRL's row shuffle scatters them (this seed)

@@ -28,7 +28,7 @@ def stall_reward(prompts, completions, trainer_state=None, **kwargs):
     return [0.0] * len(completions)
 '''
 
-STALL_SFT = '''
+STALL_SFT = """
 import os
 if os.environ.get("STALL_SFT_AT"):
     import time
@@ -43,13 +43,14 @@ if os.environ.get("STALL_SFT_AT"):
         return _begin(self, args, state, control, **kwargs)
 
     trainer_callback.CallbackHandler.on_step_begin = on_step_begin
-'''
+"""
 
 
 def _start(argv, env):
     env = {k: v for k, v in os.environ.items() if k != "R1LITE_DEBUG"} | env
-    return subprocess.Popen([sys.executable, *argv], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, *argv], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _kill_when(flag, proc, timeout=300):
@@ -88,9 +89,24 @@ def _inspect_without_warnings(run, capsys):
 def test_zero_killed_mid_step_resumes_with_one_record_set_per_step(tmp_path, tiny_model_path, capsys):
     (tmp_path / "stall_rewards.py").write_text(STALL_REWARD)
     run = tmp_path / "run"
-    argv = ["recipes/zero.py", "--config", "configs/tiny/zero.yaml", "--output_dir", str(run), "--max_steps", "6",
-            "--save_strategy", "steps", "--save_steps", "2", "--eval_every", "2",
-            "--reward_funcs", "equation_reward", "stall_rewards:stall_reward"]
+    argv = [
+        "recipes/zero.py",
+        "--config",
+        "configs/tiny/zero.yaml",
+        "--output_dir",
+        str(run),
+        "--max_steps",
+        "6",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "2",
+        "--eval_every",
+        "2",
+        "--reward_funcs",
+        "equation_reward",
+        "stall_rewards:stall_reward",
+    ]
     env = {"PYTHONPATH": str(tmp_path)}
     killed = _start(argv, {**env, "STALL_AT": "3", "STALL_FLAG": str(tmp_path / "stalled")})
     _kill_when(tmp_path / "stalled", killed)

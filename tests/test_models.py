@@ -26,10 +26,12 @@ def test_default_model_generates_sensible_text(tokenizer):
     model, tok = models.load_model_and_tokenizer(models.DEFAULT_MODEL)
     ids = tok.apply_chat_template(
         [{"role": "user", "content": "What is the capital of France?"}],
-        add_generation_prompt=True, return_tensors="pt", return_dict=True,
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     out = model.generate(**ids, max_new_tokens=12, do_sample=False)
-    assert "Paris" in tok.decode(out[0, ids["input_ids"].shape[1]:])
+    assert "Paris" in tok.decode(out[0, ids["input_ids"].shape[1] :])
 
 
 def test_tiny_model_shares_the_tokenizer(tokenizer, tiny_model_path):
@@ -70,8 +72,14 @@ def test_cpu_without_fast_bf16_trains_in_fp32(monkeypatch, tmp_path):
     from r1lite.training import cpu
 
     monkeypatch.setattr(cpu, "has_fast_bf16", lambda: False)
-    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, per_device_train_batch_size=4,
-                      num_generations=2, report_to="none")
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=True,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        report_to="none",
+    )
     cpu.configure_cpu(args)
     assert args.bf16 is False and args.mixed_precision == "no"
 
@@ -86,7 +94,13 @@ def test_cpu_under_a_bf16_deepspeed_launch_keeps_bf16(monkeypatch, tmp_path):
     monkeypatch.setattr(cpu, "has_fast_bf16", lambda: False)
     monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
-    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, per_device_train_batch_size=4,
-                      num_generations=2, report_to="none")
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=True,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        report_to="none",
+    )
     cpu.configure_cpu(args)
     assert args.bf16 is True

@@ -14,6 +14,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 from conftest import REPO  # noqa: E402
+
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["quickstart.ipynb", "inspect_rollouts.ipynb"]
 

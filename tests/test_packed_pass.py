@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from conftest import REPO
-
 from r1lite.models import tiny_model
 from r1lite.speedups.attention import PackedLayout, grouped_attention, use_grouped_attention, why_not
 from r1lite.speedups.packed_pass import pack, packed_logits, prompt_groups
+
+from conftest import REPO
 
 
 def _batch(pad: int, generator: torch.Generator, prompt_lengths=(7, 4), group=3, C=6, vocab=400):
@@ -61,8 +61,15 @@ def test_equal_under_gradient_checkpointing(tokenizer, reentrant):
 
 def _assert_equal_passes(tokenizer, architecture, attention, checkpointing=None):
     torch.manual_seed(0)
-    model = tiny_model(tokenizer, architecture=architecture, hidden_size=64, intermediate_size=128, num_layers=2,
-                       num_heads=4, num_kv_heads=2).float()
+    model = tiny_model(
+        tokenizer,
+        architecture=architecture,
+        hidden_size=64,
+        intermediate_size=128,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+    ).float()
     model.config._attn_implementation = attention
     if checkpointing is not None:
         model.train()
@@ -127,7 +134,9 @@ def test_switched_attention_is_the_original_outside_the_packed_pass(tokenizer, t
     import json
 
     torch.manual_seed(0)
-    model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2).eval()
+    model = tiny_model(
+        tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2
+    ).eval()
     batch = tokenizer(["Using the numbers [3, 7]", "Hi"], return_tensors="pt", padding=True)
     before = model(**batch).logits
     use_grouped_attention(model)
@@ -161,16 +170,36 @@ def _run(tmp_path, name, extra):
     from r1lite.training import zero
 
     (tmp_path / "shared_rewards.py").write_text(
-        "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n")
-    summary = zero.main(["--config", str(REPO / "configs/tiny/zero.yaml"), "--output_dir", str(tmp_path / name),
-                         "--reward_funcs", "equation_reward", "shared_rewards:length_reward", "--bf16", "false",
-                         "--max_steps", "3", "--eval_at_end", "false",
-                         # SGD: an update proportional to the gradient, so float-rounding differences stay that small
-                         # (Adam's first step is about sign(gradient): rounding noise on a ~0 gradient flips it)
-                         "--optim", "sgd", "--learning_rate", "0.5",
-                         # torch's sampler: an inverse-CDF draw reads a sum over the whole vocabulary, so
-                         # rounding-level differences between the updates can move a token (a test of its own)
-                         "--inverse_cdf_sampling", "false", *extra])
+        "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
+    )
+    summary = zero.main(
+        [
+            "--config",
+            str(REPO / "configs/tiny/zero.yaml"),
+            "--output_dir",
+            str(tmp_path / name),
+            "--reward_funcs",
+            "equation_reward",
+            "shared_rewards:length_reward",
+            "--bf16",
+            "false",
+            "--max_steps",
+            "3",
+            "--eval_at_end",
+            "false",
+            # SGD: an update proportional to the gradient, so float-rounding differences stay that small
+            # (Adam's first step is about sign(gradient): rounding noise on a ~0 gradient flips it)
+            "--optim",
+            "sgd",
+            "--learning_rate",
+            "0.5",
+            # torch's sampler: an inverse-CDF draw reads a sum over the whole vocabulary, so
+            # rounding-level differences between the updates can move a token (a test of its own)
+            "--inverse_cdf_sampling",
+            "false",
+            *extra,
+        ]
+    )
     losses = [h["loss"] for h in summary["log_history"] if "loss" in h]
     rollouts = sorted((tmp_path / name / "rollouts").glob("step-*.jsonl"))
     completions = [[json.loads(line)["completion"] for line in path.read_text().splitlines()] for path in rollouts]
@@ -184,8 +213,19 @@ def _run(tmp_path, name, extra):
         # the shared side also splits the generation batch by whole groups (group_shuffle), the plain side by rows
         ["--gradient_accumulation_steps", "2", "--num_iterations", "2", "--beta", "0.1"],
         # LoRA (the reference model is the base with the adapter disabled)
-        ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj", "--beta", "0.1",
-         "--lora_dropout", "0"],  # dropout draws masks of a different shape when packed: equal in law, not bitwise
+        [
+            "--use_peft",
+            "true",
+            "--lora_r",
+            "4",
+            "--lora_target_modules",
+            "q_proj",
+            "v_proj",
+            "--beta",
+            "0.1",
+            "--lora_dropout",
+            "0",
+        ],  # dropout draws masks of a different shape when packed: equal in law, not bitwise
     ],
     ids=["accumulation-iterations-kl", "lora"],
 )

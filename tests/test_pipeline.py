@@ -17,7 +17,9 @@ def zero_run(tmp_path_factory, tiny_model_path):
     from r1lite.training.zero import main
 
     out = tmp_path_factory.mktemp("zero") / "run"
-    main(["--config", str(REPO / "configs" / "tiny" / "zero.yaml"), "--output_dir", str(out), "--eval_at_end", "false"])
+    main(
+        ["--config", str(REPO / "configs" / "tiny" / "zero.yaml"), "--output_dir", str(out), "--eval_at_end", "false"]
+    )
     return out
 
 
@@ -66,7 +68,9 @@ def test_sft_loss_is_on_completions_only(zero_run, tmp_path):
 
     cleanup, training, model_args = parse_args(["--config", TINY_SFT, "--output_dir", str(tmp_path / "o")])
     tokenizer = load_tokenizer(str(zero_run))
-    kept = Dataset.from_list([{"prompt": "User: 2 + 2?\nAssistant: <think>", "completion": " 4 </think> <answer> 4 </answer>"}])
+    kept = Dataset.from_list(
+        [{"prompt": "User: 2 + 2?\nAssistant: <think>", "completion": " 4 </think> <answer> 4 </answer>"}]
+    )
     trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, str(zero_run))
     batch = next(iter(trainer.get_train_dataloader()))
     labels = batch["labels"][0]
@@ -111,9 +115,20 @@ def test_empty_kept_set_stops_before_training(zero_run, tmp_path):
     from r1lite.r1.sft import main
 
     # The library's default filter (correct answer, strict format) keeps nothing from a random model.
-    args = ["--config", TINY_SFT, "--sample_from", str(zero_run), "--output_dir", str(tmp_path / "o"),
-            "--keep_if", "equation_reward>=1", "format_reward>=1"]
-    with pytest.raises(EmptyKeptSetError, match=r"sampled 16 completions from 8 prompts, kept 0.*equation_reward<1: 16"):
+    args = [
+        "--config",
+        TINY_SFT,
+        "--sample_from",
+        str(zero_run),
+        "--output_dir",
+        str(tmp_path / "o"),
+        "--keep_if",
+        "equation_reward>=1",
+        "format_reward>=1",
+    ]
+    with pytest.raises(
+        EmptyKeptSetError, match=r"sampled 16 completions from 8 prompts, kept 0.*equation_reward<1: 16"
+    ):
         main(args)
     assert not (tmp_path / "o" / "model.safetensors").exists()
 
@@ -126,8 +141,17 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     summary = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])
     assert set(summary["models"]) == {"base", "zero", "sft"}
     for metrics in summary["models"].values():
-        for key in ("accuracy", "format_rate", "mean_length", "truncation_rate", "repetition_rate",
-                    "language_mixing_rate", "empty_reasoning_rate", "readable_rate", "distinct_rate"):
+        for key in (
+            "accuracy",
+            "format_rate",
+            "mean_length",
+            "truncation_rate",
+            "repetition_rate",
+            "language_mixing_rate",
+            "empty_reasoning_rate",
+            "readable_rate",
+            "distinct_rate",
+        ):
             assert 0 <= metrics[key] <= (16 if key == "mean_length" else 1), (key, metrics)
     table = (root / "results.md").read_text()
     assert "| after R1-Zero |" in table and "| after SFT (R1) |" in table and "Rejection sampling: sampled 16" in table
@@ -157,8 +181,14 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
         ({"output_dir": "x", "zeroo": {}}, r"unknown top-level keys \['zeroo'\]"),
         ({"output_dir": "x", "eval": {"puzles": 3}}, r"unknown keys \['puzles'\] in eval"),
         ({"output_dir": "x", "zero": {"config": "configs/nope.yaml"}}, "recipe 'configs/nope.yaml' not found"),
-        ({"output_dir": "x", "zero": {"config": "configs/tiny/zero.yaml", "max_stepz": 3}, "sft": {"config": "configs/tiny/sft.yaml"}},
-         "zero section of the pipeline does not parse"),
+        (
+            {
+                "output_dir": "x",
+                "zero": {"config": "configs/tiny/zero.yaml", "max_stepz": 3},
+                "sft": {"config": "configs/tiny/sft.yaml"},
+            },
+            "zero section of the pipeline does not parse",
+        ),
     ],
 )
 def test_pipeline_bad_config(tmp_path, spec, match):
@@ -178,9 +208,16 @@ def test_pipeline_on_two_processes(tmp_path, tiny_model_path):
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch",
-        "--config_file", str(REPO / "configs/accelerate/cpu-2proc.yaml"),
-        str(REPO / "recipes/pipeline.py"), "--config", str(TINY_PIPELINE), "--output_dir", str(tmp_path / "pipe"),
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(REPO / "configs/accelerate/cpu-2proc.yaml"),
+        str(REPO / "recipes/pipeline.py"),
+        "--config",
+        str(TINY_PIPELINE),
+        "--output_dir",
+        str(tmp_path / "pipe"),
     ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
     assert result.returncode == 0, result.stderr[-4000:]

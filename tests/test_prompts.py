@@ -12,6 +12,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
+from r1lite.errors import ConfigError
 from r1lite.task.countdown import generate, is_heldout, solve
 from r1lite.task.prompts import (
     FEW_SHOT,
@@ -28,7 +29,6 @@ from r1lite.task.prompts import (
     few_shot_prompt,
     make_prompt,
 )
-from r1lite.errors import ConfigError
 from rewards.countdown import equation_reward
 
 # TinyZero's templates (examples/data_preprocess/countdown.py), written out independently
@@ -139,7 +139,9 @@ def test_few_shot_puts_solved_puzzles_in_earlier_turns(chatml):
     question = QUESTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")  # the copied example is gone
     first = (
         "<|im_start|>user\n" + question.replace("[3, 7, 25]", "[7, 9]").replace("46", "63") + "<|im_end|>\n"
-        "<|im_start|>assistant\n" + PREFILL + " 7 + 9 = 16, no. 7 * 9 = 63, yes. </think> <answer> 7 * 9 </answer><|im_end|>\n"
+        "<|im_start|>assistant\n"
+        + PREFILL
+        + " 7 + 9 = 16, no. 7 * 9 = 63, yes. </think> <answer> 7 * 9 </answer><|im_end|>\n"
     )
     assert text.startswith(first)
     assert text.endswith("<|im_start|>user\n" + question + "<|im_end|>\n<|im_start|>assistant\n" + PREFILL)
@@ -185,7 +187,10 @@ def test_make_prompt_base_needs_no_tokenizer():
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("qwen-instruct", "unknown prompt template 'qwen-instruct'; known templates: base, chat, chat_one_shot, chat_few_shot"),
+        (
+            "qwen-instruct",
+            "unknown prompt template 'qwen-instruct'; known templates: base, chat, chat_one_shot, chat_few_shot",
+        ),
         ("Base", "unknown prompt template 'Base'"),  # names are case-sensitive
         ("chat", "'chat' needs a tokenizer"),  # chat without a tokenizer
         ("chat_one_shot", "'chat_one_shot' needs a tokenizer"),  # likewise

@@ -21,8 +21,9 @@ from r1lite.task import countdown
 from rewards import equation_reward
 from rewards.registry import BUILTIN_REWARDS
 
-settings.register_profile("r1lite", derandomize=True, database=None, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "r1lite", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("r1lite")
 
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
@@ -106,7 +107,9 @@ def _timed(reward, text, nums, target) -> tuple[list, float]:
         st.binary(max_size=4000).map(lambda b: b.decode("utf-8", errors="replace")),
         st.binary(max_size=4000).map(lambda b: b.decode("latin-1")),
         # text around the tags, so the parser sees odd answers rather than none
-        st.tuples(st.text(max_size=200), st.text(max_size=600)).map(lambda t: f"{t[0]}</think><answer>{t[1]}</answer>"),
+        st.tuples(st.text(max_size=200), st.text(max_size=600)).map(
+            lambda t: f"{t[0]}</think><answer>{t[1]}</answer>"
+        ),
         st.text(alphabet="0123456789+-*/() \n", max_size=3000).map(lambda t: f"</think> <answer>{t}</answer>"),
     ),
     nums=st.lists(st.integers(1, 100), min_size=2, max_size=6),
@@ -141,7 +144,9 @@ def reachable(values: tuple[Fraction, ...], target: Fraction, seen: set) -> bool
     return False
 
 
-difficulties = st.tuples(st.integers(2, 5), st.integers(0, 2), st.integers(5, 60), st.integers(1, 30), st.integers(0, 120))
+difficulties = st.tuples(
+    st.integers(2, 5), st.integers(0, 2), st.integers(5, 60), st.integers(1, 30), st.integers(0, 120)
+)
 
 
 @given(difficulty=difficulties, seed=st.integers(0, 10_000), split=st.sampled_from(["train", "test"]))
@@ -150,8 +155,16 @@ def test_generated_puzzles_are_solvable_by_brute_force(difficulty, seed, split):
     low_count, extra, max_number, low, span = difficulty
     high_count = min(low_count + extra, 5)
     try:
-        puzzles = countdown.generate(8, min_numbers=low_count, max_numbers=high_count, max_number=max_number,
-                                     target_range=(low, low + span), seed=seed, split=split, progress=False)
+        puzzles = countdown.generate(
+            8,
+            min_numbers=low_count,
+            max_numbers=high_count,
+            max_number=max_number,
+            target_range=(low, low + span),
+            seed=seed,
+            split=split,
+            progress=False,
+        )
     except ConfigError:
         assume(False)  # settings that allow too few puzzles: refused, with a message (tested elsewhere)
     for row in puzzles:
@@ -161,7 +174,8 @@ def test_generated_puzzles_are_solvable_by_brute_force(difficulty, seed, split):
 
 
 def test_six_number_puzzles_are_solvable_by_brute_force():
-    puzzles = countdown.generate(3, min_numbers=6, max_numbers=6, max_number=25, target_range=(1, 200), seed=1,
-                                 progress=False)
+    puzzles = countdown.generate(
+        3, min_numbers=6, max_numbers=6, max_number=25, target_range=(1, 200), seed=1, progress=False
+    )
     for row in puzzles:
         assert reachable(tuple(map(Fraction, row["nums"])), Fraction(row["target"]), set()), row

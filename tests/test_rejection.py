@@ -5,7 +5,13 @@ import json
 import pytest
 
 from r1lite.r1 import rejection
-from r1lite.r1.readability import ReadabilityRules, foreign_letter_fraction, max_ngram_count, readability_rates, reasoning_text
+from r1lite.r1.readability import (
+    ReadabilityRules,
+    foreign_letter_fraction,
+    max_ngram_count,
+    readability_rates,
+    reasoning_text,
+)
 from r1lite.r1.rejection import EmptyKeptSetError, Sample, filter_samples
 from r1lite.r1.sft_config import CleanupConfig, parse_keep_if
 
@@ -19,7 +25,10 @@ GOOD = "3 * 4 = 12, 12 + 2 = 14. </think> <answer> 3 * 4 + 2 </answer>"
         ("a b c d a b c d a b c d a b c d </think>", ["repetition"]),  # the 4-gram "a b c d" occurs 4 times
         ("a b c d a b c d a b c d </think>", []),  # 3 times is still tolerated (max_repeats=3)
         ("3 加 4 等于 七 啊 </think>", ["language_mixing"]),  # CJK letters inside English reasoning
-        ("café = 3 + 4 then more words to dilute the accent letter here ok </think>", []),  # 1 of ~50 letters: under 2%
+        (
+            "café = 3 + 4 then more words to dilute the accent letter here ok </think>",
+            [],
+        ),  # 1 of ~50 letters: under 2%
         ("</think> <answer> 1 + 2 </answer>", ["empty_reasoning"]),  # nothing before </think>
         ("one two </think>", ["empty_reasoning"]),  # two words < min_words=3
         ("reasoning that never closes the tag", ["empty_reasoning"]),  # no </think>: no reasoning part at all
@@ -102,8 +111,11 @@ def test_filter_reasons_and_stats():
         (_sample(1, GOOD), {"equation_reward": None, "format_reward": 1.0}, ["equation_reward<1"]),  # unscorable
         (_sample(1, "</think> <answer> 3 * 4 + 2 </answer>"), good, ["empty_reasoning"]),  # no reasoning
         (_sample(1, GOOD, tokens=80), good, ["too_long"]),  # over max_completion_tokens
-        (_sample(2, "x", truncated=True), {"equation_reward": 0.0, "format_reward": 0.0},
-         ["truncated", "equation_reward<1", "format_reward<1", "empty_reasoning"]),  # fails several checks
+        (
+            _sample(2, "x", truncated=True),
+            {"equation_reward": 0.0, "format_reward": 0.0},
+            ["truncated", "equation_reward<1", "format_reward<1", "empty_reasoning"],
+        ),  # fails several checks
     ]
     samples, scores, expected = zip(*cases)
     kept, reasons, stats = filter_samples(list(samples), list(scores), cfg)
@@ -111,7 +123,12 @@ def test_filter_reasons_and_stats():
     assert kept == [0, 2]
     assert stats["sampled"] == 10 and stats["kept"] == 2 and stats["prompts"] == 3 and stats["prompts_with_kept"] == 1
     assert stats["dropped_by_first_reason"] == {
-        "equation_reward<1": 2, "truncated": 2, "duplicate": 1, "over_cap": 1, "empty_reasoning": 1, "too_long": 1,
+        "equation_reward<1": 2,
+        "truncated": 2,
+        "duplicate": 1,
+        "over_cap": 1,
+        "empty_reasoning": 1,
+        "too_long": 1,
     }
     assert stats["failed_by_check"]["empty_reasoning"] == 2  # counted under every failed check here
     assert "sampled 10 completions from 3 prompts, kept 2" in rejection.describe(stats)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_runlog import GOOD, RAMBLE, WRONG, record, write_run  # tests/ is on sys.path under pytest
 
 from r1lite.inspection.report import CURVES, highlight_html, plot_curve, plot_overview, write_report
 from r1lite.inspection.runlog import load_rollouts, step_metrics
-from test_runlog import GOOD, RAMBLE, WRONG, record, write_run  # tests/ is on sys.path under pytest
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
 def run(tmp_path):
-    return write_run(tmp_path / "run", {
-        "step-000000.jsonl": [record(0, 0, RAMBLE), record(0, 1, WRONG), record(0, 2, RAMBLE)],
-        "step-000001.jsonl": [record(1, 0, GOOD), record(1, 1, WRONG), record(1, 2, "<script>alert(1)</script>")],
-    })
+    return write_run(
+        tmp_path / "run",
+        {
+            "step-000000.jsonl": [record(0, 0, RAMBLE), record(0, 1, WRONG), record(0, 2, RAMBLE)],
+            "step-000001.jsonl": [record(1, 0, GOOD), record(1, 1, WRONG), record(1, 2, "<script>alert(1)</script>")],
+        },
+    )
 
 
 def assert_self_contained(page: str) -> None:
@@ -66,9 +69,11 @@ HIGHLIGHTS = [
     # (text, expected HTML)
     ("a<b & c", "a&lt;b &amp; c"),  # plain text is escaped
     ("Wait</think>", '<span class="r1-reflect">Wait</span><span class="r1-tag">&lt;/think&gt;</span>'),
-    ("2 * 4 = 8</think><answer>2 * 4</answer>",  # equations in the reasoning only, not in the answer
-     '<span class="r1-expr">2 * 4</span> = 8<span class="r1-tag">&lt;/think&gt;</span><span class="r1-tag">'
-     '&lt;answer&gt;</span>2 * 4<span class="r1-tag">&lt;/answer&gt;</span>'),
+    (
+        "2 * 4 = 8</think><answer>2 * 4</answer>",  # equations in the reasoning only, not in the answer
+        '<span class="r1-expr">2 * 4</span> = 8<span class="r1-tag">&lt;/think&gt;</span><span class="r1-tag">'
+        '&lt;answer&gt;</span>2 * 4<span class="r1-tag">&lt;/answer&gt;</span>',
+    ),
     ("<b>hmm</b>", '&lt;b&gt;<span class="r1-reflect">hmm</span>&lt;/b&gt;'),  # markup from the model stays text
 ]
 

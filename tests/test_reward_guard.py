@@ -42,7 +42,9 @@ def good(prompts, completions, **kwargs):
 
 
 def _call(func, **extra):
-    return CheckedReward(func)(prompts=["p"] * 4, completions=COMPLETIONS, trainer_state=STATE, nums=[[1]] * 4, **extra)
+    return CheckedReward(func)(
+        prompts=["p"] * 4, completions=COMPLETIONS, trainer_state=STATE, nums=[[1]] * 4, **extra
+    )
 
 
 @pytest.mark.parametrize(

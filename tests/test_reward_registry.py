@@ -12,8 +12,18 @@ import pytest
 import rewards
 from rewards import registry
 
-BUILTINS = sorted(["equation_reward", "format_reward", "shaped_format_reward", "tinyzero_reward",
-                   "answer_expression_reward", "numbers_used_reward", "exact_numbers_reward", "closeness_reward"])
+BUILTINS = sorted(
+    [
+        "equation_reward",
+        "format_reward",
+        "shaped_format_reward",
+        "tinyzero_reward",
+        "answer_expression_reward",
+        "numbers_used_reward",
+        "exact_numbers_reward",
+        "closeness_reward",
+    ]
+)
 
 USER_MODULE = """
 def my_reward(prompts, completions, **kwargs):

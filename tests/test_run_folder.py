@@ -13,8 +13,9 @@ from r1lite.training.run_folder import LOCK_NAME, RunFolderInUseError, acquire, 
 
 def _lock(folder, **owner):
     folder.mkdir(exist_ok=True)
-    (folder / LOCK_NAME).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": 0,
-                                                "command": "x", **owner}))
+    (folder / LOCK_NAME).write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": 0, "command": "x", **owner})
+    )
 
 
 def _dead_pid() -> int:
@@ -37,10 +38,10 @@ def test_lock_is_held_for_the_block_and_released(tmp_path):
 @pytest.mark.parametrize(
     "owner, outcome",
     [
-        ({"pid": 1}, "refused"),                              # a live process on this host (init)
-        ({"pid": None}, "taken over"),                        # unreadable owner: stale
-        ({"host": "another-machine"}, "refused"),             # cannot tell whether it is live: refused, says how to clear
-        ({}, "ours"),                                          # this very process (a pipeline's stage): re-entrant
+        ({"pid": 1}, "refused"),  # a live process on this host (init)
+        ({"pid": None}, "taken over"),  # unreadable owner: stale
+        ({"host": "another-machine"}, "refused"),  # cannot tell whether it is live: refused, says how to clear
+        ({}, "ours"),  # this very process (a pipeline's stage): re-entrant
     ],
 )
 def test_existing_lock(tmp_path, caplog, owner, outcome):

@@ -30,9 +30,18 @@ RAMBLE = " I think about the numbers and"
 def record(step: int, index: int, completion: str, *, prompt: str | None = None, new_fields: bool = True) -> dict:
     """A rollout record as r1lite.training.trainer writes it (new_fields=False: as logs written before the behaviour fields)."""
     row = dict(
-        step=step, index=index, group=index // 2, prompt=prompt or f"puzzle {step}-{index // 2}", completion=completion,
-        nums=[2, 3, 4], target=14, rewards={"equation_reward": float(completion == GOOD), "format_reward": 1.0},
-        reward=float(completion == GOOD) + 1.0, advantage=0.0, length=len(completion.split()), truncated=completion == RAMBLE,
+        step=step,
+        index=index,
+        group=index // 2,
+        prompt=prompt or f"puzzle {step}-{index // 2}",
+        completion=completion,
+        nums=[2, 3, 4],
+        target=14,
+        rewards={"equation_reward": float(completion == GOOD), "format_reward": 1.0},
+        reward=float(completion == GOOD) + 1.0,
+        advantage=0.0,
+        length=len(completion.split()),
+        truncated=completion == RAMBLE,
     )
     if new_fields:
         (fields,) = completion_behaviour([completion], [row["nums"]], [row["target"]])
@@ -50,18 +59,43 @@ def write_run(folder: Path, steps: dict[str, list[dict]]) -> Path:
 
 @pytest.fixture
 def run(tmp_path):
-    return write_run(tmp_path / "run", {
-        "step-000000.jsonl": [record(0, 0, RAMBLE), record(0, 1, RAMBLE), record(0, 2, WRONG), record(0, 3, RAMBLE)],
-        "step-000001.jsonl": [record(1, 0, WRONG), record(1, 1, GOOD), record(1, 2, GOOD), record(1, 3, WRONG)],
-    })
+    return write_run(
+        tmp_path / "run",
+        {
+            "step-000000.jsonl": [
+                record(0, 0, RAMBLE),
+                record(0, 1, RAMBLE),
+                record(0, 2, WRONG),
+                record(0, 3, RAMBLE),
+            ],
+            "step-000001.jsonl": [record(1, 0, WRONG), record(1, 1, GOOD), record(1, 2, GOOD), record(1, 3, WRONG)],
+        },
+    )
 
 
 def test_one_row_per_completion(run):
     df = load_rollouts(run)
     assert len(df) == 8 and list(df["step"]) == [0] * 4 + [1] * 4
-    for column in ("prompt", "completion", "nums", "target", "reward", "advantage", "length", "truncated", "file",
-                   "rewards/equation_reward", "rewards/format_reward", "formatted", "correct", "reflections",
-                   "candidates", "answer_position", "answered", "answer"):
+    for column in (
+        "prompt",
+        "completion",
+        "nums",
+        "target",
+        "reward",
+        "advantage",
+        "length",
+        "truncated",
+        "file",
+        "rewards/equation_reward",
+        "rewards/format_reward",
+        "formatted",
+        "correct",
+        "reflections",
+        "candidates",
+        "answer_position",
+        "answered",
+        "answer",
+    ):
         assert column in df, column
     good = df[df["completion"] == GOOD].iloc[0]
     assert good["correct"] and good["formatted"] and good["answer"] == "3 * 4 + 2" and good["candidates"] == 2
@@ -70,11 +104,20 @@ def test_one_row_per_completion(run):
 
 
 def test_old_logs_are_recomputed_from_the_text(tmp_path, run):
-    old = write_run(tmp_path / "old", {
-        name: [{k: v for k, v in r.items() if k not in ("formatted", "correct", "reflections", "candidates", "answer_position")}
-               for r in map(json.loads, (run / "rollouts" / name).read_text().splitlines())]
-        for name in ("step-000000.jsonl", "step-000001.jsonl")
-    })
+    old = write_run(
+        tmp_path / "old",
+        {
+            name: [
+                {
+                    k: v
+                    for k, v in r.items()
+                    if k not in ("formatted", "correct", "reflections", "candidates", "answer_position")
+                }
+                for r in map(json.loads, (run / "rollouts" / name).read_text().splitlines())
+            ]
+            for name in ("step-000000.jsonl", "step-000001.jsonl")
+        },
+    )
     new, recomputed = load_rollouts(run), load_rollouts(old)
     for column in ("formatted", "correct", "reflections", "candidates", "answer_position", "answered"):
         assert new[column].equals(recomputed[column]), column
@@ -87,12 +130,15 @@ def test_reflection_words_recount(run):
 
 
 def test_file_order_and_rollouts_folder(tmp_path):
-    run = write_run(tmp_path, {
-        "step-000001-0003.jsonl": [record(1, 0, GOOD)],  # a resumed run wrote step 1 again, after step-000001
-        "step-000001.jsonl": [record(1, 0, WRONG)],
-        "step-000000.jsonl": [record(0, 0, RAMBLE)],
-        "notes.txt": [],  # other files are ignored
-    })
+    run = write_run(
+        tmp_path,
+        {
+            "step-000001-0003.jsonl": [record(1, 0, GOOD)],  # a resumed run wrote step 1 again, after step-000001
+            "step-000001.jsonl": [record(1, 0, WRONG)],
+            "step-000000.jsonl": [record(0, 0, RAMBLE)],
+            "notes.txt": [],  # other files are ignored
+        },
+    )
     assert [p.name for p in rollout_files(run)] == ["step-000000.jsonl", "step-000001.jsonl", "step-000001-0003.jsonl"]
     df = load_rollouts(run / "rollouts")  # the rollouts folder itself works too
     assert df["file"].tolist() == ["step-000000.jsonl", "step-000001.jsonl", "step-000001-0003.jsonl"]
@@ -172,10 +218,13 @@ def test_best_worst_and_first_reflection(run):
 
 
 def test_same_prompt_early_and_late(tmp_path):
-    run = write_run(tmp_path, {
-        "step-000000.jsonl": [record(0, 0, RAMBLE, prompt="P"), record(0, 1, RAMBLE, prompt="Q")],
-        "step-000003.jsonl": [record(3, 0, GOOD, prompt="P"), record(3, 1, WRONG, prompt="R")],
-    })
+    run = write_run(
+        tmp_path,
+        {
+            "step-000000.jsonl": [record(0, 0, RAMBLE, prompt="P"), record(0, 1, RAMBLE, prompt="Q")],
+            "step-000003.jsonl": [record(3, 0, GOOD, prompt="P"), record(3, 1, WRONG, prompt="R")],
+        },
+    )
     df = load_rollouts(run)
     prompt, early, late = early_and_late(df)
     assert prompt == "P" and early["step"].tolist() == [0] and late["completion"].tolist() == [GOOD]

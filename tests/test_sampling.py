@@ -64,7 +64,9 @@ def test_hf_generate_samples_through_it(tokenizer):
     from r1lite.models import tiny_model
 
     torch.manual_seed(0)
-    model = tiny_model(tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2).eval()
+    model = tiny_model(
+        tokenizer, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2
+    ).eval()
     batch = tokenizer(["Using the numbers [3, 7]"], return_tensors="pt")
     calls = []
 
@@ -78,8 +80,14 @@ def test_hf_generate_samples_through_it(tokenizer):
     sampling.inverse_cdf_sample = counting
     try:
         with inverse_cdf_multinomial(), torch.no_grad():
-            model.generate(**batch, do_sample=True, max_new_tokens=5, min_new_tokens=5, top_k=None,
-                           pad_token_id=tokenizer.pad_token_id)
+            model.generate(
+                **batch,
+                do_sample=True,
+                max_new_tokens=5,
+                min_new_tokens=5,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
     finally:
         sampling.inverse_cdf_sample = real
     assert len(calls) == 5 and calls[0] == (1, model.config.vocab_size)

@@ -6,7 +6,9 @@ import torch
 
 from conftest import REPO
 
-LENGTH_REWARD = "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
+LENGTH_REWARD = (
+    "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
+)
 
 
 @pytest.fixture
@@ -14,8 +16,17 @@ def smoke_args(tmp_path, monkeypatch, tiny_model_path):
     """One step of the tiny recipe with a reward that has variance on random text (so the step has a gradient)."""
     (tmp_path / "smoke_rewards.py").write_text(LENGTH_REWARD)
     monkeypatch.syspath_prepend(str(tmp_path))
-    return ["--config", str(REPO / "configs/tiny/zero.yaml"), "--output_dir", str(tmp_path / "smoke"), "--max_steps", "1",
-            "--reward_funcs", "equation_reward", "smoke_rewards:length_reward"]
+    return [
+        "--config",
+        str(REPO / "configs/tiny/zero.yaml"),
+        "--output_dir",
+        str(tmp_path / "smoke"),
+        "--max_steps",
+        "1",
+        "--reward_funcs",
+        "equation_reward",
+        "smoke_rewards:length_reward",
+    ]
 
 
 def test_smoke_passes_on_the_tiny_recipe(smoke_args, capsys):
@@ -29,8 +40,13 @@ def test_smoke_passes_on_the_tiny_recipe(smoke_args, capsys):
     assert report["logp_precision"] == "fp32" and report["logp_tokens"] > 0, report
     assert report["logp_max_diff"] < 1e-4 and report["logp_worst"] <= 1, report
     out = capsys.readouterr().out
-    for line in ("[ok] optimizer steps fp32 weights", "[ok] weights moved", "[ok] log-probs match TRL's",
-                 "elements moved", "log-probs vs TRL"):
+    for line in (
+        "[ok] optimizer steps fp32 weights",
+        "[ok] weights moved",
+        "[ok] log-probs match TRL's",
+        "elements moved",
+        "log-probs vs TRL",
+    ):
         assert line in out, out
 
 
@@ -94,14 +110,26 @@ def test_moved_elements_compare_at_the_saved_precision():
 def test_importance_sampling_metrics_are_reported():
     from r1lite.training.smoke import format_report, sampling_metrics
 
-    history = [{"loss": 0.1, "sampling/importance_sampling_ratio/mean": 0.99, "sampling/sampling_logp_difference/max": 0.2},
-               {"loss": 0.2, "sampling/importance_sampling_ratio/mean": 1.01, "sampling/sampling_logp_difference/max": 0.3},
-               {"train_runtime": 3.0}]
+    history = [
+        {"loss": 0.1, "sampling/importance_sampling_ratio/mean": 0.99, "sampling/sampling_logp_difference/max": 0.2},
+        {"loss": 0.2, "sampling/importance_sampling_ratio/mean": 1.01, "sampling/sampling_logp_difference/max": 0.3},
+        {"train_runtime": 3.0},
+    ]
     metrics = sampling_metrics(history)
-    assert metrics == {"sampling/importance_sampling_ratio/mean": [0.99, 1.01],
-                       "sampling/sampling_logp_difference/max": [0.2, 0.3]}
-    report = {"losses": [0.1, 0.2], "grad_norms": [1.0, 1.0], "tokens_per_s": 1.0, "peak_memory_gb": 1.0,
-              "tensors_changed": 1, "tensors": 1, "sampling": metrics, "checks": {"weights moved": True}}
+    assert metrics == {
+        "sampling/importance_sampling_ratio/mean": [0.99, 1.01],
+        "sampling/sampling_logp_difference/max": [0.2, 0.3],
+    }
+    report = {
+        "losses": [0.1, 0.2],
+        "grad_norms": [1.0, 1.0],
+        "tokens_per_s": 1.0,
+        "peak_memory_gb": 1.0,
+        "tensors_changed": 1,
+        "tensors": 1,
+        "sampling": metrics,
+        "checks": {"weights moved": True},
+    }
     text = format_report(report)
     assert "sampling/importance_sampling_ratio/mean" in text and "0.99, 1.01" in text
     assert "sampling/sampling_logp_difference/max" in text and "0.2, 0.3" in text
@@ -112,6 +140,8 @@ def test_logp_atol_option_is_the_smoke_runs_own():
     from r1lite.training.smoke import _pop_option
 
     assert _pop_option(["--config", "x.yaml", "--logp_atol", "0.1", "--max_steps", "2"], "--logp_atol") == (
-        ["--config", "x.yaml", "--max_steps", "2"], "0.1")
+        ["--config", "x.yaml", "--max_steps", "2"],
+        "0.1",
+    )
     assert _pop_option(["--logp_atol=0.2"], "--logp_atol") == ([], "0.2")
     assert _pop_option(["--max_steps", "2"], "--logp_atol") == (["--max_steps", "2"], None)

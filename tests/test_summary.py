@@ -4,21 +4,40 @@ from r1lite.inspection.summary import before_and_after
 
 
 def _result(samples):
-    return {"accuracy": sum(s["correct"] for s in samples) / len(samples), "num_prompts": len(samples),
-            "num_samples": 1, "samples": samples}
+    return {
+        "accuracy": sum(s["correct"] for s in samples) / len(samples),
+        "num_prompts": len(samples),
+        "num_samples": 1,
+        "samples": samples,
+    }
 
 
 def _sample(nums, target, answer, correct):
-    return {"nums": nums, "target": target, "completion": f" ... </think> <answer> {answer} </answer>", "correct": correct}
+    return {
+        "nums": nums,
+        "target": target,
+        "completion": f" ... </think> <answer> {answer} </answer>",
+        "correct": correct,
+    }
 
 
 def test_before_and_after_shows_the_sum_strategy_and_a_learned_puzzle():
-    before = _result([_sample([3, 4], 7, "3 - 4", 0.0), _sample([5, 2], 3, "5 + 2", 0.0),
-                      _sample([6, 2], 12, "6 * 2", 1.0), _sample([9, 1], 10, "1", 0.0)])
-    after = _result([_sample([3, 4], 7, "3 + 4", 1.0),  # learned, and only adds
-                     _sample([5, 2], 3, "5 - 2", 1.0),  # learned, subtracts
-                     _sample([6, 2], 12, "6 + 2", 0.0),  # forgotten
-                     _sample([9, 1], 10, "9 + 1", 1.0)])  # learned, only adds
+    before = _result(
+        [
+            _sample([3, 4], 7, "3 - 4", 0.0),
+            _sample([5, 2], 3, "5 + 2", 0.0),
+            _sample([6, 2], 12, "6 * 2", 1.0),
+            _sample([9, 1], 10, "1", 0.0),
+        ]
+    )
+    after = _result(
+        [
+            _sample([3, 4], 7, "3 + 4", 1.0),  # learned, and only adds
+            _sample([5, 2], 3, "5 - 2", 1.0),  # learned, subtracts
+            _sample([6, 2], 12, "6 + 2", 0.0),  # forgotten
+            _sample([9, 1], 10, "9 + 1", 1.0),
+        ]
+    )  # learned, only adds
     lines = before_and_after({"levels": [before]}, {"levels": [after]})
     # 2 of 4 targets are the sum of their numbers; 2 of the 3 right answers at the end only add
     assert "| 0 | 4 | 0.250 (0.046-0.699) | 0.750 (0.301-0.954) | 0.500 | 2 of 3 |" in lines
@@ -40,10 +59,22 @@ def test_heldout_history_per_level_and_the_last_record_of_a_step_wins(tmp_path):
 
     (tmp_path / "eval").mkdir()
     records = [
-        {"step": 0, "eval/accuracy": 0.1, "eval/level0/accuracy": 0.1, "eval/level0/accuracy_low": 0.0,
-         "eval/level0/accuracy_high": 0.3, "eval/level1/accuracy": 0.0, "eval/level0/format_rate": 1.0},
+        {
+            "step": 0,
+            "eval/accuracy": 0.1,
+            "eval/level0/accuracy": 0.1,
+            "eval/level0/accuracy_low": 0.0,
+            "eval/level0/accuracy_high": 0.3,
+            "eval/level1/accuracy": 0.0,
+            "eval/level0/format_rate": 1.0,
+        },
         {"step": 4, "eval/accuracy": 0.5, "eval/level0/accuracy": 0.5, "eval/level1/accuracy": 0.2},
-        {"step": 4, "eval/accuracy": 0.6, "eval/level0/accuracy": 0.6, "eval/level1/accuracy": 0.25},  # a resumed run's
+        {
+            "step": 4,
+            "eval/accuracy": 0.6,
+            "eval/level0/accuracy": 0.6,
+            "eval/level1/accuracy": 0.25,
+        },  # a resumed run's
     ]
     (tmp_path / "eval" / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     history = heldout_history(tmp_path)

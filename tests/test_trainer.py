@@ -8,23 +8,38 @@ import torch
 def test_completion_only_logps_match_trl(tmp_path, tiny_model_path, temperature):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from r1lite.config import R1ZeroConfig
     from r1lite.training.trainer import R1ZeroTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
-    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=2,
-                      temperature=temperature, report_to="none", shared_prefix=False)
+    args = R1ZeroConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        temperature=temperature,
+        report_to="none",
+        shared_prefix=False,
+    )
     data = Dataset.from_dict({"prompt": ["a b c", "d e"]})
-    trainer = R1ZeroTrainer(model=model, reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                            args=args, train_dataset=data, processing_class=tokenizer)
+    trainer = R1ZeroTrainer(
+        model=model,
+        reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
+        args=args,
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
     torch.manual_seed(0)
     ids = torch.randint(0, len(tokenizer), (3, 12))  # (B, P+C)
     mask = torch.ones_like(ids)
     mask[0, :3] = 0  # left padding on one row
     ours = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, 5, batch_size=2, compute_entropy=True)
     trainer.args.completion_only_logits = False
-    theirs = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, 5, batch_size=2, compute_entropy=True)
+    theirs = trainer._get_per_token_logps_and_entropies(
+        trainer.model, ids, mask, 5, batch_size=2, compute_entropy=True
+    )
     assert ours[0].shape == theirs[0].shape == (3, 5)
     torch.testing.assert_close(ours[0], theirs[0], atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(ours[1], theirs[1], atol=1e-4, rtol=1e-4)
@@ -33,15 +48,28 @@ def test_completion_only_logps_match_trl(tmp_path, tiny_model_path, temperature)
 def _trainer(tmp_path, tiny_model_path, **config):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from r1lite.config import R1ZeroConfig
     from r1lite.training.trainer import R1ZeroTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
-    args = R1ZeroConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, num_generations=2,
-                        report_to="none", bf16=False, **config)  # fp32: equality, not bf16 rounding, is under test
-    return R1ZeroTrainer(model=model, reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                         args=args, train_dataset=Dataset.from_dict({"prompt": ["a b c", "d e"]}), processing_class=tokenizer)
+    args = R1ZeroConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        report_to="none",
+        bf16=False,
+        **config,
+    )  # fp32: equality, not bf16 rounding, is under test
+    return R1ZeroTrainer(
+        model=model,
+        reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": ["a b c", "d e"]}),
+        processing_class=tokenizer,
+    )
 
 
 def test_shared_prefix_logps_entropies_and_gradients_match_trl(tmp_path, tiny_model_path):
@@ -90,8 +118,10 @@ def test_shared_prefix_falls_back_for_attention_it_cannot_extend(tmp_path, tiny_
     assert groups is None and caplog.text.count("shared prefixes off") == 1  # told once
 
 
-@pytest.mark.parametrize("argv", [["--speedups", "false"], ["--speedups", "false", "--shared_prefix", "true",
-                                                            "--inverse_cdf_sampling", "true"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--speedups", "false"], ["--speedups", "false", "--shared_prefix", "true", "--inverse_cdf_sampling", "true"]],
+)
 def test_speedups_false_turns_every_module_off(tiny_recipe, argv):
     """One recipe switch restores TRL's path: every module's own switch is off, whatever it says
     (tests/test_equal_to_trl.py's "speedups-false" setting shows TRL's numbers)."""

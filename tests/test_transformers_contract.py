@@ -45,11 +45,16 @@ def test_verify_passes_and_leaves_the_random_stream_alone():
 
 def test_every_transformers_import_of_the_speed_layer_is_in_the_contract():
     imported = set()
-    for path in sorted(set((REPO / "r1lite" / "speedups").glob("*.py")) - {REPO / "r1lite/speedups/transformers_contract.py"}):
+    for path in sorted(
+        set((REPO / "r1lite" / "speedups").glob("*.py")) - {REPO / "r1lite/speedups/transformers_contract.py"}
+    ):
         tree = ast.parse(path.read_text())
-        imported |= {f"{node.module}:{alias.name}" for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transformers")
-                     for alias in node.names}
+        imported |= {
+            f"{node.module}:{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transformers")
+            for alias in node.names
+        }
     assert imported and imported <= set(contract.IMPORTS)
 
 
@@ -58,8 +63,13 @@ def test_every_cache_layer_override_is_in_the_contract():
 
     from r1lite.speedups.decode_cache import GroupPrefixLayer
 
-    overridden = {name for name, value in vars(GroupPrefixLayer).items() if callable(value) and not name.startswith("__")
-                  and (hasattr(CacheLayerMixin, name) or hasattr(DynamicLayer, name))}
+    overridden = {
+        name
+        for name, value in vars(GroupPrefixLayer).items()
+        if callable(value)
+        and not name.startswith("__")
+        and (hasattr(CacheLayerMixin, name) or hasattr(DynamicLayer, name))
+    }
     assert overridden == set(contract.LAYER_METHODS)
     layer = GroupPrefixLayer(torch.zeros(1, 1, 2, 4), torch.zeros(1, 1, 2, 4), group_size=2)
     assert all(hasattr(layer, a) for a in contract.LAYER_ATTRIBUTES)
@@ -70,8 +80,16 @@ def test_the_speed_layers_cache_keyword_is_one_the_contract_names():
 
     from r1lite.speedups.decode_cache import cache_name
 
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=1))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=32,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+    )
     # 5.17.0: past_key_values; 5.24.0: cache
     assert cache_name(model) in contract.CACHE_NAMES
     assert contract.check_signatures() == []  # exactly one of them in each causal LM's forward
@@ -83,7 +101,9 @@ def test_a_missing_name_is_named_and_refused(monkeypatch):
     monkeypatch.delattr(transformers.masking_utils, "sdpa_mask")
     problems = contract.check_signatures()
     assert any(p.startswith("transformers.masking_utils.sdpa_mask is gone") for p in problems), problems
-    with pytest.raises(contract.TransformersContractError, match=r"sdpa_mask is gone.*5\.17\.0 and 5\.24\.0.*>=5\.17,<5\.25"):
+    with pytest.raises(
+        contract.TransformersContractError, match=r"sdpa_mask is gone.*5\.17\.0 and 5\.24\.0.*>=5\.17,<5\.25"
+    ):
         contract.verify()
 
 
@@ -100,17 +120,32 @@ def test_moved_signatures_are_named(monkeypatch):
     monkeypatch.setattr(transformers.integrations.sdpa_attention, "sdpa_attention_forward", sdpa_without_scaling)
     monkeypatch.setattr(transformers.models.llama.modeling_llama, "eager_attention_forward", eager_reordered)
     problems = contract.check_signatures()
-    assert ("transformers.integrations.sdpa_attention.sdpa_attention_forward has no keyword scaling (r1lite passes it)"
-            in problems)
-    assert any(p.startswith("transformers.models.llama.modeling_llama.eager_attention_forward takes (module, query, "
-                            "key, value, scaling, attention_mask") for p in problems), problems
+    assert (
+        "transformers.integrations.sdpa_attention.sdpa_attention_forward has no keyword scaling (r1lite passes it)"
+        in problems
+    )
+    assert any(
+        p.startswith(
+            "transformers.models.llama.modeling_llama.eager_attention_forward takes (module, query, "
+            "key, value, scaling, attention_mask"
+        )
+        for p in problems
+    ), problems
 
 
 def test_a_renamed_cache_keyword_is_named(monkeypatch):
     from transformers import LlamaForCausalLM
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, kv_cache=None, use_cache=None,
-                logits_to_keep=0, **kwargs):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        kv_cache=None,
+        use_cache=None,
+        logits_to_keep=0,
+        **kwargs,
+    ):
         pass
 
     monkeypatch.setattr(LlamaForCausalLM, "forward", forward)
@@ -121,8 +156,9 @@ def test_a_renamed_cache_keyword_is_named(monkeypatch):
 def test_a_new_required_layer_method_is_named(monkeypatch):
     from transformers.cache_utils import CacheLayerMixin
 
-    monkeypatch.setattr(CacheLayerMixin, "__abstractmethods__",
-                        CacheLayerMixin.__abstractmethods__ | {"offload_to_disk"})
+    monkeypatch.setattr(
+        CacheLayerMixin, "__abstractmethods__", CacheLayerMixin.__abstractmethods__ | {"offload_to_disk"}
+    )
     problems = contract.check_signatures()
     assert "CacheLayerMixin now requires offload_to_disk, which GroupPrefixLayer does not implement" in problems
 
@@ -138,6 +174,8 @@ def test_changed_behaviour_is_named(monkeypatch):
     monkeypatch.setattr(Cache, "batch_select_indices", lambda self, indices: None)
     problems = contract.check_behaviour()
     assert any("llama: GenerationMixin._prepare_position_ids_for_generation no longer numbers" in p for p in problems)
-    assert "Cache.batch_select_indices no longer calls its layers' batch_select_indices (GroupPrefixLayer overrides it)" \
+    assert (
+        "Cache.batch_select_indices no longer calls its layers' batch_select_indices (GroupPrefixLayer overrides it)"
         in problems
+    )
     assert any("DynamicCache.batch_select_indices(indices) does not gather rows" in p for p in problems)

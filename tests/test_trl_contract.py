@@ -18,11 +18,20 @@ def trainer(tmp_path_factory, tiny_model_path):
     from r1lite.models import load_model, load_tokenizer
     from r1lite.training.trainer import R1ZeroTrainer
 
-    args = R1ZeroConfig(output_dir=str(tmp_path_factory.mktemp("contract")), use_cpu=True, per_device_train_batch_size=4,
-                        num_generations=2, report_to="none")
-    return R1ZeroTrainer(model=load_model(tiny_model_path), args=args, processing_class=load_tokenizer(tiny_model_path),
-                         reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
-                         train_dataset=Dataset.from_dict({"prompt": ["a b", "c d"]}))
+    args = R1ZeroConfig(
+        output_dir=str(tmp_path_factory.mktemp("contract")),
+        use_cpu=True,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        report_to="none",
+    )
+    return R1ZeroTrainer(
+        model=load_model(tiny_model_path),
+        args=args,
+        processing_class=load_tokenizer(tiny_model_path),
+        reward_funcs=lambda prompts, completions, **kw: [0.0] * len(completions),
+        train_dataset=Dataset.from_dict({"prompt": ["a b", "c d"]}),
+    )
 
 
 def test_installed_trl_is_the_tested_minor_version():
@@ -44,8 +53,12 @@ def test_every_override_is_in_the_contract():
     from r1lite.speedups.hooks import SpeedHooks
     from r1lite.training.trainer import R1ZeroTrainer
 
-    overridden = {name for cls in (R1ZeroTrainer, SpeedHooks) for name in vars(cls)
-                  if name.startswith("_") and not name.startswith("__") and hasattr(GRPOTrainer, name)}
+    overridden = {
+        name
+        for cls in (R1ZeroTrainer, SpeedHooks)
+        for name in vars(cls)
+        if name.startswith("_") and not name.startswith("__") and hasattr(GRPOTrainer, name)
+    }
     assert overridden == set(trl_contract.OVERRIDDEN)
 
 
@@ -54,8 +67,16 @@ def test_a_moved_signature_is_named():
         def _generate_single_turn(self, prompt_ids, images, num_generations):  # multimodal_fields gone
             pass
 
-        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
-                                               compute_entropy=False, compute_aux_loss=False):
+        def _get_per_token_logps_and_entropies(
+            self,
+            model,
+            input_ids,
+            attention_mask,
+            logits_to_keep,
+            batch_size=None,
+            compute_entropy=False,
+            compute_aux_loss=False,
+        ):
             pass
 
         def _generate_and_score_completions(self, inputs):

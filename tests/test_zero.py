@@ -12,6 +12,7 @@ import torch
 from r1lite.training import zero
 
 from conftest import REPO  # noqa: E402
+
 RECIPES = sorted((REPO / "configs").glob("*/zero.yaml"))
 
 
@@ -85,8 +86,7 @@ def length_reward(tmp_path, monkeypatch):
     """A user's own reward module, plugged in by dotted path. Random tiny models never earn the countdown
     rewards, so this one (an arbitrary function of the text) gives the groups the variance GRPO needs."""
     (tmp_path / "my_rewards.py").write_text(
-        "def length_reward(prompts, completions, **kwargs):\n"
-        "    return [(len(c) % 10) / 9 for c in completions]\n"
+        "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     return ["--reward_funcs", "equation_reward", "my_rewards:length_reward"]
@@ -108,7 +108,20 @@ def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_pa
     assert list(rollouts) == ["step-000000.jsonl", "step-000001.jsonl"]
     rows = rollouts["step-000000.jsonl"]
     assert len(rows) == 8  # per_device_train_batch_size completions
-    keys = {"step", "index", "group", "prompt", "completion", "nums", "target", "rewards", "reward", "advantage", "length", "truncated"}
+    keys = {
+        "step",
+        "index",
+        "group",
+        "prompt",
+        "completion",
+        "nums",
+        "target",
+        "rewards",
+        "reward",
+        "advantage",
+        "length",
+        "truncated",
+    }
     assert keys <= set(rows[0])
     assert set(rows[0]["rewards"]) == {"equation_reward", "length_reward"}  # the dotted-path reward was used
     assert [r["group"] for r in rows] == [0, 0, 0, 0, 1, 1, 1, 1]
@@ -132,8 +145,21 @@ def test_resume_continues_with_the_same_batches(tmp_path, tiny_model_path, lengt
             if state.global_step == 2:
                 control.should_training_stop = True
 
-    base = ["--config", str(REPO / "configs/tiny/zero.yaml"), "--max_steps", "4", "--eval_at_end", "false",
-            "--save_strategy", "steps", "--save_steps", "2", "--lr_scheduler_type", "linear", *length_reward]
+    base = [
+        "--config",
+        str(REPO / "configs/tiny/zero.yaml"),
+        "--max_steps",
+        "4",
+        "--eval_at_end",
+        "false",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "2",
+        "--lr_scheduler_type",
+        "linear",
+        *length_reward,
+    ]
     zero.main(base + ["--output_dir", str(tmp_path / "full")])
     zero.main(base + ["--output_dir", str(tmp_path / "part")], callbacks=[StopAt()])
     assert (tmp_path / "part" / "checkpoint-2").is_dir()
@@ -149,10 +175,16 @@ def test_two_processes_with_accelerate(tmp_path, tiny_model_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # The config file starts 2 processes with torchrun; the recipe's use_cpu makes them talk over gloo.
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch",
-        "--config_file", str(REPO / "configs/accelerate/cpu-2proc.yaml"),
-        str(REPO / "recipes/zero.py"), "--config", str(REPO / "configs/tiny/zero.yaml"),
-        "--output_dir", str(tmp_path / "run"),
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(REPO / "configs/accelerate/cpu-2proc.yaml"),
+        str(REPO / "recipes/zero.py"),
+        "--config",
+        str(REPO / "configs/tiny/zero.yaml"),
+        "--output_dir",
+        str(tmp_path / "run"),
     ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -165,7 +197,9 @@ def test_two_processes_with_accelerate(tmp_path, tiny_model_path):
 def test_stop_strings_end_completions(tmp_path, tiny_recipe, tiny_model_path, length_reward):
     """A stop string ends a row's completion at the token that completes it; the row then costs no more tokens."""
     # Random tokens often contain an "e", so most of the 16-token completions stop early.
-    summary = zero.main(tiny_recipe + length_reward + ["--stop_strings", "e", "--max_steps", "1", "--eval_at_end", "false"])
+    summary = zero.main(
+        tiny_recipe + length_reward + ["--stop_strings", "e", "--max_steps", "1", "--eval_at_end", "false"]
+    )
     rows = _rollouts(tmp_path / "run")["step-000000.jsonl"]
     stopped = [r for r in rows if r["length"] < 16]
     assert stopped, "no completion stopped early"
@@ -176,13 +210,33 @@ def test_stop_strings_end_completions(tmp_path, tiny_recipe, tiny_model_path, le
 @pytest.mark.parametrize(
     "rewards, dropped, rounds",
     [
-        (["--reward_funcs", "equation_reward"], 1.0, 2.0),  # a random model never solves: every group dead, 2 extra rounds
-        (["--reward_funcs", "equation_reward", "my_rewards:length_reward"], None, None),  # variance: few or no extra rounds
+        (
+            ["--reward_funcs", "equation_reward"],
+            1.0,
+            2.0,
+        ),  # a random model never solves: every group dead, 2 extra rounds
+        (
+            ["--reward_funcs", "equation_reward", "my_rewards:length_reward"],
+            None,
+            None,
+        ),  # variance: few or no extra rounds
     ],
 )
 def test_dynamic_sampling(tmp_path, tiny_recipe, tiny_model_path, length_reward, rewards, dropped, rounds):
-    summary = zero.main(tiny_recipe + rewards + ["--dynamic_sampling", "true", "--dynamic_sampling_max_rounds", "2",
-                                                 "--max_steps", "1", "--eval_at_end", "false"])
+    summary = zero.main(
+        tiny_recipe
+        + rewards
+        + [
+            "--dynamic_sampling",
+            "true",
+            "--dynamic_sampling_max_rounds",
+            "2",
+            "--max_steps",
+            "1",
+            "--eval_at_end",
+            "false",
+        ]
+    )
     logs = next(h for h in summary["log_history"] if "dynamic_sampling/dropped_fraction" in h)
     if dropped is not None:
         assert logs["dynamic_sampling/dropped_fraction"] == dropped and logs["dynamic_sampling/extra_rounds"] == rounds

@@ -201,7 +201,10 @@ def completion_behaviour(
     correct: list[bool | None] = [None] * n
     if scorable:
         scores = equation_reward(
-            None, [texts[i] for i in scorable], nums=[list(nums[i]) for i in scorable], target=[targets[i] for i in scorable]
+            None,
+            [texts[i] for i in scorable],
+            nums=[list(nums[i]) for i in scorable],
+            target=[targets[i] for i in scorable],
         )
         for i, score in zip(scorable, scores, strict=True):
             correct[i] = score == 1.0

@@ -42,7 +42,11 @@ from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 CURVES: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "reward": ("Reward", "mean over the step's completions", [("reward", "weighted reward"), ("rewards/*", "")]),
     "accuracy": ("Accuracy", "fraction of completions", [("accuracy", "answer solves the puzzle")]),
-    "format": ("Format", "fraction of completions", [("format_rate", "strict format"), ("answer_rate", "has an answer block")]),
+    "format": (
+        "Format",
+        "fraction of completions",
+        [("format_rate", "strict format"), ("answer_rate", "has an answer block")],
+    ),
     "length": ("Completion length", "tokens", [("length_mean", "mean"), ("length_p50", "median")]),
     "truncation": ("Truncation", "fraction of completions", [("truncation_rate", "hit max_completion_length")]),
     "reflection": (
@@ -51,8 +55,11 @@ CURVES: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         [("reflection_rate", "with a reflection phrase"), ("reflections_mean", "phrases per completion")],
     ),
     "candidates": ("Candidate equations", "distinct expressions per completion", [("candidates_mean", "mean")]),
-    "curriculum": ("Curriculum", "level / reward stage (0: the first)",
-                   [("curriculum_level", "puzzle level"), ("curriculum_stage", "reward stage")]),
+    "curriculum": (
+        "Curriculum",
+        "level / reward stage (0: the first)",
+        [("curriculum_level", "puzzle level"), ("curriculum_stage", "reward stage")],
+    ),
     "answer_position": (
         "Where the answer starts",
         "fraction of the completion",
@@ -75,8 +82,13 @@ def _draw(ax, steps: pd.DataFrame, name: str) -> None:
                 ax.plot(x, steps[col].to_numpy(dtype=float), marker="o", markersize=3, label=lab)
                 low, high = min(low, steps[col].min()), max(high, steps[col].max())
     if name == "length" and {"length_p10", "length_p90"} <= set(steps.columns):
-        ax.fill_between(x, steps["length_p10"].to_numpy(float), steps["length_p90"].to_numpy(float), alpha=0.2,
-                        label="10th-90th percentile")
+        ax.fill_between(
+            x,
+            steps["length_p10"].to_numpy(float),
+            steps["length_p90"].to_numpy(float),
+            alpha=0.2,
+            label="10th-90th percentile",
+        )
         high = max(high, steps["length_p90"].max())
     span = high - low if high > low else 1.0
     ax.set_ylim(low - 0.03 * span, low + 1.05 * span)
@@ -104,7 +116,9 @@ def plot_curves(steps: pd.DataFrame) -> dict[str, Figure]:
     return {name: plot_curve(steps, name) for name in CURVES if name != "curriculum" or "curriculum_level" in steps}
 
 
-def plot_overview(steps: pd.DataFrame, names: Iterable[str] = ("reward", "accuracy", "length", "reflection")) -> Figure:
+def plot_overview(
+    steps: pd.DataFrame, names: Iterable[str] = ("reward", "accuracy", "length", "reflection")
+) -> Figure:
     """Several curves side by side in one figure (default: reward, accuracy, length, reflection rate)."""
     names = list(names)
     cols = min(len(names), 2)
@@ -125,8 +139,12 @@ def plot_heldout(history: pd.DataFrame) -> Figure:
         label = "held-out" if level == "all" else level.replace("level", "level ")
         ax.plot(x, history[f"{level}/accuracy"].to_numpy(float), marker="o", markersize=4, label=label)
         if f"{level}/accuracy_low" in history:
-            ax.fill_between(x, history[f"{level}/accuracy_low"].to_numpy(float),
-                            history[f"{level}/accuracy_high"].to_numpy(float), alpha=0.2)
+            ax.fill_between(
+                x,
+                history[f"{level}/accuracy_low"].to_numpy(float),
+                history[f"{level}/accuracy_high"].to_numpy(float),
+                alpha=0.2,
+            )
     ax.set_ylim(-0.02, max(0.5, float(history.filter(like="accuracy").max().max()) + 0.05))
     ax.set_title("Held-out accuracy (greedy, 95% interval)")
     ax.set_xlabel("step")
@@ -155,8 +173,10 @@ STYLE = """<style>
 .r1-good { color: #1a7f37; font-weight: bold; } .r1-bad { color: #cf222e; }
 .r1-side { display: flex; gap: 12px; } .r1-side > div { flex: 1; min-width: 0; }
 </style>"""
-LEGEND = ('<div class="r1-head">Highlights: <span class="r1-tag">&lt;tags&gt;</span>, '
-          '<span class="r1-reflect">reflection phrases</span>, <span class="r1-expr">equations tried</span>.</div>')
+LEGEND = (
+    '<div class="r1-head">Highlights: <span class="r1-tag">&lt;tags&gt;</span>, '
+    '<span class="r1-reflect">reflection phrases</span>, <span class="r1-expr">equations tried</span>.</div>'
+)
 TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 
@@ -225,8 +245,9 @@ def sample_html(row: pd.Series | dict, words: Iterable[str] | None = None) -> st
     )
 
 
-def samples_html(rows: pd.DataFrame, words: Iterable[str] | None = None, title: str | None = None,
-                 style: bool = True) -> str:
+def samples_html(
+    rows: pd.DataFrame, words: Iterable[str] | None = None, title: str | None = None, style: bool = True
+) -> str:
     """Cards for every row of ``rows`` (a slice of ``load_rollouts``) under a legend; ``style``: include the style
     sheet (a page that already has ``STYLE`` leaves it out)."""
     head = f"<h3>{html.escape(title)}</h3>" if title else ""
@@ -234,16 +255,24 @@ def samples_html(rows: pd.DataFrame, words: Iterable[str] | None = None, title: 
     return (STYLE if style else "") + head + LEGEND + cards
 
 
-def side_by_side_html(prompt: str, left: pd.DataFrame, right: pd.DataFrame, left_title: str, right_title: str,
-                      words: Iterable[str] | None = None) -> str:
+def side_by_side_html(
+    prompt: str,
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    left_title: str,
+    right_title: str,
+    words: Iterable[str] | None = None,
+) -> str:
     """The same prompt's completions in two columns (e.g. at step 0 and from the trained model)."""
     prompt_tail = prompt[-400:]  # the puzzle is at the end; templates put instructions first
     columns = "".join(
         f"<div><h4>{html.escape(title)}</h4>" + "".join(sample_html(r, words) for _, r in rows.iterrows()) + "</div>"
         for title, rows in ((left_title, left), (right_title, right))
     )
-    return (STYLE + LEGEND + f'<div class="r1-card"><div class="r1-head">prompt (end)</div>'
-            f'<pre class="r1-text">{html.escape(prompt_tail)}</pre></div><div class="r1-side">{columns}</div>')
+    return (
+        STYLE + LEGEND + f'<div class="r1-card"><div class="r1-head">prompt (end)</div>'
+        f'<pre class="r1-text">{html.escape(prompt_tail)}</pre></div><div class="r1-side">{columns}</div>'
+    )
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -253,8 +282,13 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflection_words: Iterable[str] | None = None,
-                 samples: int = 3) -> Path:
+def write_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    reflection_words: Iterable[str] | None = None,
+    samples: int = 3,
+) -> Path:
     """Write ``<name>.png`` for every curve and a self-contained ``report.html`` into ``out`` (default
     ``<run_dir>/report``); returns the HTML path. Raises ``runlog.RunLogError`` for a run it cannot read."""
     run_dir = Path(run_dir)
@@ -269,8 +303,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
     out.mkdir(parents=True, exist_ok=True)
 
     figures = plot_curves(steps)
-    figures["overview"] = plot_overview(steps, ("reward", "accuracy", "length",
-                                                "curriculum" if "curriculum_level" in steps else "reflection"))
+    figures["overview"] = plot_overview(
+        steps, ("reward", "accuracy", "length", "curriculum" if "curriculum_level" in steps else "reflection")
+    )
     history = heldout_history(run_dir)
     if history is not None:
         figures["heldout"] = plot_heldout(history)
@@ -281,10 +316,16 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, reflecti
         images.append(f'<img alt="{name}" src="{_data_uri(png)}" style="max-width: 48%;">')
 
     first, last = steps.iloc[0], steps.iloc[-1]
-    moved = [("reward", "reward"), ("accuracy", "accuracy"), ("format_rate", "format rate"),
-             ("length_mean", "mean length (tokens)"), ("reflection_rate", "reflection rate")]
+    moved = [
+        ("reward", "reward"),
+        ("accuracy", "accuracy"),
+        ("format_rate", "format rate"),
+        ("length_mean", "mean length (tokens)"),
+        ("reflection_rate", "reflection rate"),
+    ]
     summary_rows = "".join(
-        f"<tr><td>{label}</td><td>{_fmt(first.get(col))}</td><td>{_fmt(last.get(col))}</td></tr>" for col, label in moved
+        f"<tr><td>{label}</td><td>{_fmt(first.get(col))}</td><td>{_fmt(last.get(col))}</td></tr>"
+        for col, label in moved
     )
     sections = [
         f"<h1>r1lite run report</h1><p><code>{html.escape(str(run_dir))}</code>: {len(df)} completions over "

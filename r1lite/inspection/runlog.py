@@ -28,9 +28,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from r1lite.inspection.behaviour import BEHAVIOUR_FIELDS, DEFAULT_REFLECTION_WORDS, completion_behaviour, reflection_matches, summarize
-from rewards.countdown import extract_answer
 from r1lite.errors import DataError
+from r1lite.inspection.behaviour import (
+    BEHAVIOUR_FIELDS,
+    DEFAULT_REFLECTION_WORDS,
+    completion_behaviour,
+    reflection_matches,
+    summarize,
+)
+from rewards.countdown import extract_answer
 
 ROLLOUT_FILE = re.compile(r"step-(\d+)(?:-(\d+))?\.jsonl")
 
@@ -80,11 +86,7 @@ def rollout_files(run_dir: str | Path) -> list[Path]:
 
 def _is_record(record: object) -> bool:
     """At least an integer step and a completion string: what every view of the log needs."""
-    return (
-        isinstance(record, dict)
-        and type(record.get("step")) is int
-        and isinstance(record.get("completion"), str)
-    )
+    return isinstance(record, dict) and type(record.get("step")) is int and isinstance(record.get("completion"), str)
 
 
 def _read_records(files: list[Path]) -> list[dict]:
@@ -130,8 +132,17 @@ def load_rollouts(run_dir: str | Path, *, reflection_words: Iterable[str] | None
     if not records:
         raise RunLogError(f"{files[0].parent} has {len(files)} rollout files but no readable record in them.")
     df = pd.DataFrame.from_records(records)
-    optional = {"index": None, "group": None, "prompt": None, "nums": None, "target": None, "length": None,
-                "truncated": None, "reward": float("nan"), "advantage": float("nan")}
+    optional = {
+        "index": None,
+        "group": None,
+        "prompt": None,
+        "nums": None,
+        "target": None,
+        "length": None,
+        "truncated": None,
+        "reward": float("nan"),
+        "advantage": float("nan"),
+    }
     for column, value in optional.items():
         if column not in df:
             df[column] = value
@@ -146,7 +157,9 @@ def load_rollouts(run_dir: str | Path, *, reflection_words: Iterable[str] | None
         stale = df.index[df[["formatted", "reflections", "candidates"]].isna().any(axis=1)]
     if len(stale):
         sub = df.loc[stale]
-        behaviour = completion_behaviour(list(sub["completion"]), list(sub["nums"]), list(sub["target"]), reflection_words)
+        behaviour = completion_behaviour(
+            list(sub["completion"]), list(sub["nums"]), list(sub["target"]), reflection_words
+        )
         fresh = pd.DataFrame(behaviour, index=stale, columns=list(BEHAVIOUR_FIELDS))
         for column in BEHAVIOUR_FIELDS:
             values = df[column].astype(object) if column in df else pd.Series(None, index=df.index, dtype=object)
@@ -259,15 +272,20 @@ def sample_model(
     completions the log holds for that prompt at step 0); rows carry the same behaviour columns as the log."""
     import torch
 
-    from r1lite.task.evaluation import generate_completions
     from r1lite.models import load_model, load_tokenizer
+    from r1lite.task.evaluation import generate_completions
 
     torch.manual_seed(seed)
     model = load_model(str(model_dir))
     tokenizer = load_tokenizer(str(model_dir))
     generated = generate_completions(
-        model, tokenizer, [prompt], max_new_tokens=max_new_tokens, num_samples=num_samples,
-        temperature=temperature, progress=False,
+        model,
+        tokenizer,
+        [prompt],
+        max_new_tokens=max_new_tokens,
+        num_samples=num_samples,
+        temperature=temperature,
+        progress=False,
     )
     texts = [text for text, _, _ in generated]
     behaviour = completion_behaviour(texts, [nums] * len(texts), [target] * len(texts), reflection_words)
@@ -308,11 +326,20 @@ def same_prompt_early_late(
     model_dir = trained_model_dir(run_dir)
     target = early["target"].iloc[0]
     late = sample_model(
-        model_dir, prompt, num_samples=num_samples, max_new_tokens=int(df["length"].max()), seed=seed,
-        nums=early["nums"].iloc[0], target=None if pd.isna(target) else int(target), reflection_words=reflection_words,
+        model_dir,
+        prompt,
+        num_samples=num_samples,
+        max_new_tokens=int(df["length"].max()),
+        seed=seed,
+        nums=early["nums"].iloc[0],
+        target=None if pd.isna(target) else int(target),
+        reflection_words=reflection_words,
     )
     return (
-        prompt, early, late, f"step {early['step'].iloc[0]}: the starting model (logged)",
+        prompt,
+        early,
+        late,
+        f"step {early['step'].iloc[0]}: the starting model (logged)",
         f"{model_dir.name or model_dir}: the trained model (sampled now)",
     )
 
@@ -346,12 +373,19 @@ def curriculum_steps(run_dir: str | Path) -> pd.DataFrame | None:
     if (run_dir / "run_summary.json").exists():
         history = json.loads((run_dir / "run_summary.json").read_text()).get("log_history")
     else:
-        states = sorted(run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[-1]))
+        states = sorted(
+            run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[-1])
+        )
         if states:
             history = json.loads(states[-1].read_text()).get("log_history")
     rows = [
-        {"step": h["step"] - 1, "curriculum_level": h["curriculum/level"], "curriculum_stage": h.get("curriculum/stage")}
-        for h in history or [] if "curriculum/level" in h and "step" in h
+        {
+            "step": h["step"] - 1,
+            "curriculum_level": h["curriculum/level"],
+            "curriculum_stage": h.get("curriculum/stage"),
+        }
+        for h in history or []
+        if "curriculum/level" in h and "step" in h
     ]
     return pd.DataFrame(rows).drop_duplicates("step", keep="last").set_index("step") if rows else None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 from r1lite.errors import PathNotFoundError
 
 COLUMNS = [
@@ -61,8 +62,10 @@ def run_table(run_dir: str | Path) -> str:
         ]
         for k, level in enumerate(ev.get("levels", [])):
             low, high = accuracy_interval(level["accuracy"], level["num_prompts"], level.get("num_samples", 1))
-            lines.append(f"Level {k} ({level['num_prompts']} puzzles): accuracy {level['accuracy']:.3f} "
-                         f"(95% interval {low:.3f}-{high:.3f}), format rate {level['format_rate']:.3f}.")
+            lines.append(
+                f"Level {k} ({level['num_prompts']} puzzles): accuracy {level['accuracy']:.3f} "
+                f"(95% interval {low:.3f}-{high:.3f}), format rate {level['format_rate']:.3f}."
+            )
         start = run_dir / "eval" / "step-000000.json"
         if start.exists():
             lines += before_and_after(json.loads(start.read_text()), ev)
@@ -86,9 +89,13 @@ def _only_adds(completion: str) -> bool:
 def before_and_after(before: dict, after: dict) -> list[str]:
     """Markdown lines: accuracy per level at step 0 and at the end, the sum strategy, one learned puzzle per level."""
     levels = list(zip(before.get("levels") or [before], after.get("levels") or [after], strict=False))
-    lines = ["", "Before and after, on the same held-out puzzles (greedy; 95% intervals):", "",
-             "| level | puzzles | step 0 | end | answering the sum would score | correct answers at the end that only add |",
-             "| ---: | ---: | --- | --- | ---: | ---: |"]
+    lines = [
+        "",
+        "Before and after, on the same held-out puzzles (greedy; 95% intervals):",
+        "",
+        "| level | puzzles | step 0 | end | answering the sum would score | correct answers at the end that only add |",
+        "| ---: | ---: | --- | --- | ---: | ---: |",
+    ]
     for k, (b, a) in enumerate(levels):
         samples = a["samples"]
         sums = sum(sum(x["nums"]) == x["target"] for x in samples) / len(samples)
@@ -96,9 +103,15 @@ def before_and_after(before: dict, after: dict) -> list[str]:
         adds = f"{sum(_only_adds(x['completion']) for x in right)} of {len(right)}"
         lines.append(f"| {k} | {a['num_prompts']} | {_interval(b)} | {_interval(a)} | {sums:.3f} | {adds} |")
     for k, (b, a) in enumerate(levels):
-        learned = [(x, y) for x, y in zip(b["samples"], a["samples"], strict=True) if not x["correct"] and y["correct"]]
+        learned = [
+            (x, y) for x, y in zip(b["samples"], a["samples"], strict=True) if not x["correct"] and y["correct"]
+        ]
         if learned:
             x, y = learned[0]
-            lines += ["", f"Level {k}, {x['nums']} to {x['target']} ({len(learned)} puzzles wrong at step 0 and right at the end):",
-                      f"- step 0: `{x['completion'].strip()}`", f"- end: `{y['completion'].strip()}`"]
+            lines += [
+                "",
+                f"Level {k}, {x['nums']} to {x['target']} ({len(learned)} puzzles wrong at step 0 and right at the end):",
+                f"- step 0: `{x['completion'].strip()}`",
+                f"- end: `{y['completion'].strip()}`",
+            ]
     return lines

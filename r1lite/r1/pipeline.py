@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import yaml
+
 from r1lite.errors import ConfigError, PathNotFoundError
 
 logger = logging.getLogger("r1lite.r1.pipeline")
@@ -114,11 +115,11 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     """Greedy held-out evaluation of each model with the zero stage's task; results cached in eval/<name>.json."""
     from accelerate import PartialState
 
+    from r1lite.models import load_full_model, load_tokenizer, resolve_model_path
+    from r1lite.r1.readability import readability_rates
     from r1lite.task.countdown import heldout
     from r1lite.task.evaluation import evaluate
-    from r1lite.models import load_full_model, load_tokenizer, resolve_model_path
     from r1lite.task.prompts import add_prompts
-    from r1lite.r1.readability import readability_rates
     from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
 
     record = find_task_record(models["zero"])
@@ -134,17 +135,30 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
             entry = json.loads(target.read_text())
         else:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
-            data = add_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer)
+            data = add_prompts(
+                heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer
+            )
             model = load_full_model(resolve_model_path(model_path)).to(state.device)
             start = time.time()
-            result = evaluate(model, tokenizer, data, max_new_tokens=max_new_tokens,
-                              batch_size=options.get("batch_size", task.eval_batch_size), accelerator=state,
-                              progress=state.is_main_process, stop_strings=record_stop_strings(record))
+            result = evaluate(
+                model,
+                tokenizer,
+                data,
+                max_new_tokens=max_new_tokens,
+                batch_size=options.get("batch_size", task.eval_batch_size),
+                accelerator=state,
+                progress=state.is_main_process,
+                stop_strings=record_stop_strings(record),
+            )
             del model
             gc.collect()
-            entry = {"model": model_path, "seconds": round(time.time() - start, 1),
-                     **{k.removeprefix("eval/"): v for k, v in result.metrics().items()},
-                     "num_prompts": result.num_prompts, "samples": result.samples}
+            entry = {
+                "model": model_path,
+                "seconds": round(time.time() - start, 1),
+                **{k.removeprefix("eval/"): v for k, v in result.metrics().items()},
+                "num_prompts": result.num_prompts,
+                "samples": result.samples,
+            }
         # The text measures come from the samples, so a cached evaluation gets this version's measures too.
         entry.update(readability_rates([s["completion"] for s in entry["samples"]]))
         results[name] = entry
@@ -175,10 +189,16 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
     lines = ["| model | " + " | ".join(title for _, title in COLUMNS) + " |", "| --- |" + " ---: |" * len(COLUMNS)]
     labels = {"base": "base", "zero": "after R1-Zero", "sft": "after SFT (R1)"}
     for name, metrics in results.items():
-        cells = [f"{metrics[key]:.3f}" if key != "mean_length" and key != "reasoning_words" else f"{metrics[key]:.1f}" for key, _ in COLUMNS]
+        cells = [
+            f"{metrics[key]:.3f}" if key != "mean_length" and key != "reasoning_words" else f"{metrics[key]:.1f}"
+            for key, _ in COLUMNS
+        ]
         lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
     first = next(iter(results.values()))
-    lines += ["", f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions."]
+    lines += [
+        "",
+        f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions.",
+    ]
     if filter_stats:
         from r1lite.r1.rejection import describe
 

@@ -16,8 +16,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from rewards.countdown import THINK_CLOSE
 from r1lite.errors import ConfigError
+from rewards.countdown import THINK_CLOSE
 
 _WORD = re.compile(r"\S+")
 
@@ -59,7 +59,9 @@ class ReadabilityRules:
 
     def __post_init__(self) -> None:
         if self.ngram_size < 1 or self.max_repeats < 1:
-            raise ConfigError(f"ngram_size and max_repeats must be at least 1, got {self.ngram_size}, {self.max_repeats}")
+            raise ConfigError(
+                f"ngram_size and max_repeats must be at least 1, got {self.ngram_size}, {self.max_repeats}"
+            )
         if not 0.0 <= self.max_foreign <= 1.0:
             raise ConfigError(f"max_foreign is a fraction of letters in [0, 1], got {self.max_foreign}")
 

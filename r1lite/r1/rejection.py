@@ -26,8 +26,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1lite.r1.sft_config import CleanupConfig
 from r1lite.errors import UserError
+from r1lite.r1.sft_config import CleanupConfig
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,16 @@ def is_complete(folder: str | os.PathLike) -> bool:
     return (Path(folder) / STATS_FILE).exists() and (Path(folder) / "kept").is_dir()
 
 
-def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0,
-           stop_strings=()) -> list[Sample]:
+def sample(
+    model_path: str,
+    tokenizer,
+    rows: list[dict],
+    cfg: CleanupConfig,
+    *,
+    accelerator=None,
+    seed: int = 0,
+    stop_strings=(),
+) -> list[Sample]:
     """``cfg.samples_per_prompt`` completions for each row (with a ``prompt`` column), gathered on every process.
 
     ``stop_strings``: the RL stage's (its task's), so samples end where training completions did."""
@@ -62,8 +70,8 @@ def sample(model_path: str, tokenizer, rows: list[dict], cfg: CleanupConfig, *, 
         return _sample_vllm(model_path, rows, cfg, accelerator=accelerator, seed=seed, stop_strings=stop_strings)
     import torch
 
-    from r1lite.task.evaluation import generate_completions
     from r1lite.models import load_full_model
+    from r1lite.task.evaluation import generate_completions
 
     rank, world, indices = _share(rows, accelerator)
     torch.manual_seed(seed + rank)
@@ -112,8 +120,9 @@ def _make_sample(index: int, rows: list[dict], text: str, tokens: int, truncated
     return Sample(index, row["prompt"], text, tokens, truncated, {k: v for k, v in row.items() if k != "prompt"})
 
 
-def _sample_vllm(model_path: str, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0,
-                 stop_strings=()) -> list[Sample]:
+def _sample_vllm(
+    model_path: str, rows: list[dict], cfg: CleanupConfig, *, accelerator=None, seed: int = 0, stop_strings=()
+) -> list[Sample]:
     """vLLM sampling: each process samples its strided share of the prompts with an engine on its own GPU
     (as TRL's colocated mode does: ``external_launcher``, one engine per rank), then every process gets
     every sample. The engine is freed before SFT starts."""
@@ -164,7 +173,9 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def filter_samples(samples: list[Sample], scores: list[dict], cfg: CleanupConfig) -> tuple[list[int], list[list[str]], dict]:
+def filter_samples(
+    samples: list[Sample], scores: list[dict], cfg: CleanupConfig
+) -> tuple[list[int], list[list[str]], dict]:
     """(indices kept, reasons per sample, statistics). A sample's first reason is the one it is counted under."""
     reasons: list[list[str]] = []
     kept: list[int] = []
@@ -222,8 +233,18 @@ def describe(stats: dict) -> str:
     )
 
 
-def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], cfg: CleanupConfig, folder, *,
-        accelerator=None, seed: int = 0, stop_strings=()):
+def run(
+    model_path: str,
+    tokenizer,
+    rows: list[dict],
+    reward_names: list[str],
+    cfg: CleanupConfig,
+    folder,
+    *,
+    accelerator=None,
+    seed: int = 0,
+    stop_strings=(),
+):
     """Sample, score, filter and write ``folder``; returns the kept ``datasets.Dataset``.
 
     Raises ``EmptyKeptSetError`` (after writing the statistics) when nothing passes.
@@ -240,8 +261,16 @@ def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], c
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "samples.jsonl", "w") as f:
             for s, values, why in zip(samples, scores, reasons):
-                record = dict(prompt_index=s.prompt_index, **s.row, completion=s.completion, tokens=s.tokens,
-                              truncated=s.truncated, rewards=values, kept=not why, reasons=why)
+                record = dict(
+                    prompt_index=s.prompt_index,
+                    **s.row,
+                    completion=s.completion,
+                    tokens=s.tokens,
+                    truncated=s.truncated,
+                    rewards=values,
+                    kept=not why,
+                    reasons=why,
+                )
                 f.write(json.dumps(record) + "\n")
     if main:
         logger.info(describe(stats))
@@ -254,8 +283,13 @@ def run(model_path: str, tokenizer, rows: list[dict], reward_names: list[str], c
             f"the readability thresholds. Every sample and its reasons: {folder / 'samples.jsonl'}"
         )
     rows_kept = [
-        dict(prompt=samples[i].prompt, completion=samples[i].completion, **samples[i].row,
-             rewards=json.dumps(scores[i]), tokens=samples[i].tokens)
+        dict(
+            prompt=samples[i].prompt,
+            completion=samples[i].completion,
+            **samples[i].row,
+            rewards=json.dumps(scores[i]),
+            tokens=samples[i].tokens,
+        )
         for i in kept
     ]
     dataset = datasets.Dataset.from_list(rows_kept)

@@ -27,14 +27,14 @@ from pathlib import Path
 from trl import ModelConfig, SFTConfig, get_peft_config
 
 from r1lite.config import CONFIGS, parse_recipe
-from r1lite.training.cpu import configure_cpu
+from r1lite.errors import ConfigError, PathNotFoundError
 from r1lite.models import resolve_model_path
+from r1lite.r1.sft_config import CleanupConfig
 from r1lite.requirements import check_features, report_to_list
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
+from r1lite.training.cpu import configure_cpu
 from r1lite.training.run_folder import resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
-from r1lite.r1.sft_config import CleanupConfig
-from r1lite.errors import ConfigError, PathNotFoundError
 
 logger = logging.getLogger("r1lite.r1.sft")
 
@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[CleanupConfig, SFTConfig,
     """Parse ``--config recipe.yaml`` plus ``--key value`` overrides; no ``--config`` means the default recipe."""
     cleanup, training, model_args = parse_recipe((CleanupConfig, SFTConfig, ModelConfig), DEFAULT_RECIPE, argv)
     if not cleanup.sample_from:
-        raise ConfigError("sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero")
+        raise ConfigError(
+            "sample_from is not set: give the R1-Zero checkpoint to sample, e.g. --sample_from runs/smollm2-135m-zero"
+        )
     if model_args.model_name_or_path:
         raise ConfigError(
             f"model_name_or_path={model_args.model_name_or_path!r} is set, but the R1 stage starts from init_from "
@@ -63,14 +65,17 @@ def resolve_stage(cleanup: CleanupConfig):
             "(e.g. runs/smollm2-135m-zero) or one of its checkpoint-N folders."
         )
     if not (sample_path / "config.json").exists():
-        raise PathNotFoundError(f"sample_from={cleanup.sample_from!r} holds no model (no config.json); is the run finished?")
+        raise PathNotFoundError(
+            f"sample_from={cleanup.sample_from!r} holds no model (no config.json); is the run finished?"
+        )
     record = find_task_record(sample_path)
     if cleanup.task_recipe:
         from r1lite.training.zero import parse_args as parse_zero_args
 
         task, zero_training, zero_model = parse_zero_args(["--config", cleanup.task_recipe])
-        record = task_record(task, zero_model.model_name_or_path, zero_training.max_completion_length,
-                             zero_training.stop_strings)
+        record = task_record(
+            task, zero_model.model_name_or_path, zero_training.max_completion_length, zero_training.stop_strings
+        )
     if record is None:
         raise PathNotFoundError(
             f"{sample_path} has no r1lite_task.json (nor its parent folder), so the task it was trained on is "
@@ -89,23 +94,37 @@ def resolve_stage(cleanup: CleanupConfig):
     return task, str(sample_path), init, record
 
 
-def build_trainer(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, kept, tokenizer, init: str,
-                  eval_dataset=None, stop_strings=(), callbacks=()):
+def build_trainer(
+    cleanup: CleanupConfig,
+    training: SFTConfig,
+    model_args: ModelConfig,
+    kept,
+    tokenizer,
+    init: str,
+    eval_dataset=None,
+    stop_strings=(),
+    callbacks=(),
+):
     """An SFTTrainer on the kept prompt/completion pairs, plus the held-out eval callback.
 
     The loss is on the completion tokens only: TRL's default (``completion_only_loss: None``) for
     prompt/completion data, and what the recipes set explicitly."""
     from trl import SFTTrainer
 
-    from r1lite.training.callbacks import HeldoutEvalCallback
     from r1lite.models import load_model, training_dtype
+    from r1lite.training.callbacks import HeldoutEvalCallback
 
     model = load_model(init, dtype=training_dtype(model_args))
     callbacks = list(callbacks)
     eval_cb = None
     if eval_dataset is not None:
-        eval_cb = HeldoutEvalCallback(eval_dataset, tokenizer, max_new_tokens=cleanup.sample_max_new_tokens, at_end=True,
-                                      stop_strings=stop_strings)
+        eval_cb = HeldoutEvalCallback(
+            eval_dataset,
+            tokenizer,
+            max_new_tokens=cleanup.sample_max_new_tokens,
+            at_end=True,
+            stop_strings=stop_strings,
+        )
         callbacks.append(eval_cb)
     trainer = SFTTrainer(
         model=model,
@@ -129,17 +148,20 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
 
 
 def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, callbacks=()) -> dict:
-    check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
-                   vllm="sample_with_vllm" if cleanup.sample_with_vllm else None)
+    check_features(
+        report_to=report_to_list(training),
+        use_peft=model_args.use_peft,
+        vllm="sample_with_vllm" if cleanup.sample_with_vllm else None,
+    )
     task, sample_path, init, record = resolve_stage(cleanup)
     stop_strings = record_stop_strings(record)  # samples and evaluations end where training completions did
     resume, _ = resume_point(training)
     configure_cpu(training)
     start = time.time()
 
+    from r1lite.models import load_tokenizer
     from r1lite.r1 import rejection
     from r1lite.task.data import build_datasets
-    from r1lite.models import load_tokenizer
 
     _ = training.device  # sets up the distributed state the recipe asks for (use_cpu, DDP, DeepSpeed, ...)
     state = training.distributed_state
@@ -151,15 +173,32 @@ def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, c
         logger.info("rejection sampling already done in %s: %s", samples_dir, rejection.describe(stats))
     else:
         rows = train.select(range(min(cleanup.num_sample_prompts, len(train)))).to_list()
-        kept = rejection.run(sample_path, tokenizer, rows, task.reward_funcs, cleanup, samples_dir,
-                             accelerator=state, seed=training.seed, stop_strings=stop_strings)
+        kept = rejection.run(
+            sample_path,
+            tokenizer,
+            rows,
+            task.reward_funcs,
+            cleanup,
+            samples_dir,
+            accelerator=state,
+            seed=training.seed,
+            stop_strings=stop_strings,
+        )
         stats = json.loads((samples_dir / rejection.STATS_FILE).read_text())
     sampled_seconds = time.time() - start
 
     tokenizer.padding_side = "right"  # training pads on the right; evaluation switches to left itself
-    trainer = build_trainer(cleanup, training, model_args, kept, tokenizer, init,
-                            eval_dataset=heldout if cleanup.eval_at_end else None, stop_strings=stop_strings,
-                            callbacks=callbacks)
+    trainer = build_trainer(
+        cleanup,
+        training,
+        model_args,
+        kept,
+        tokenizer,
+        init,
+        eval_dataset=heldout if cleanup.eval_at_end else None,
+        stop_strings=stop_strings,
+        callbacks=callbacks,
+    )
     trainer.train(resume_from_checkpoint=resume)
     save_final_model(trainer, training.output_dir, base_model=init)
     summary = {

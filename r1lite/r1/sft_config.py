@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from r1lite.r1.readability import ReadabilityRules
 from r1lite.errors import ConfigError
+from r1lite.r1.readability import ReadabilityRules
 
 _KEEP_IF = re.compile(r"^\s*([\w.:]+)\s*>=\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s*$")
 
@@ -38,7 +38,9 @@ class CleanupConfig:
 
     sample_from: str | None = field(
         default=None,
-        metadata={"help": "The R1-Zero checkpoint to sample from: a zero run's output_dir or one of its checkpoint-N folders."},
+        metadata={
+            "help": "The R1-Zero checkpoint to sample from: a zero run's output_dir or one of its checkpoint-N folders."
+        },
     )
     task_recipe: str | None = field(
         default=None,
@@ -56,7 +58,9 @@ class CleanupConfig:
     )
     num_sample_prompts: int = field(default=256, metadata={"help": "Training prompts to sample from."})
     samples_per_prompt: int = field(default=8, metadata={"help": "Completions sampled per prompt (k)."})
-    max_kept_per_prompt: int = field(default=2, metadata={"help": "Most completions kept per prompt (m), after deduplication."})
+    max_kept_per_prompt: int = field(
+        default=2, metadata={"help": "Most completions kept per prompt (m), after deduplication."}
+    )
     sample_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (must be > 0)."})
     sample_top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
     sample_max_new_tokens: int = field(
@@ -74,11 +78,16 @@ class CleanupConfig:
         },
     )
     ngram_size: int = field(default=4, metadata={"help": "Words per n-gram of the repetition filter."})
-    max_ngram_repeats: int = field(default=3, metadata={"help": "Drop a completion in which an n-gram occurs more often than this."})
-    max_foreign_letters: float = field(
-        default=0.02, metadata={"help": "Drop a completion whose share of non-ASCII letters exceeds this (language mixing)."}
+    max_ngram_repeats: int = field(
+        default=3, metadata={"help": "Drop a completion in which an n-gram occurs more often than this."}
     )
-    min_reasoning_words: int = field(default=3, metadata={"help": "Drop a completion with fewer words before </think>."})
+    max_foreign_letters: float = field(
+        default=0.02,
+        metadata={"help": "Drop a completion whose share of non-ASCII letters exceeds this (language mixing)."},
+    )
+    min_reasoning_words: int = field(
+        default=3, metadata={"help": "Drop a completion with fewer words before </think>."}
+    )
     min_completion_tokens: int = field(default=1, metadata={"help": "Drop completions shorter than this (tokens)."})
     max_completion_tokens: int | None = field(
         default=None, metadata={"help": "Drop completions longer than this (tokens)."}
@@ -86,11 +95,19 @@ class CleanupConfig:
     drop_truncated: bool = field(
         default=True, metadata={"help": "Drop completions that hit sample_max_new_tokens without finishing."}
     )
-    eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the SFT model on the held-out split at the end."})
+    eval_at_end: bool = field(
+        default=True, metadata={"help": "Evaluate the SFT model on the held-out split at the end."}
+    )
 
     def __post_init__(self) -> None:
         self.keep_rules = parse_keep_if(self.keep_if)
-        for name in ("num_sample_prompts", "samples_per_prompt", "max_kept_per_prompt", "sample_max_new_tokens", "sample_batch_size"):
+        for name in (
+            "num_sample_prompts",
+            "samples_per_prompt",
+            "max_kept_per_prompt",
+            "sample_max_new_tokens",
+            "sample_batch_size",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.sample_temperature <= 0:

@@ -66,10 +66,13 @@ def _grouped(fallback_of):
     def attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
         layout = kwargs.pop(LAYOUT_KWARG, None) or DECODE_LAYOUT.get()
         if layout is None:
-            return fallback_of(module)(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                       **kwargs)
+            return fallback_of(module)(
+                module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+            )
         if kwargs.get("sliding_window") is not None or kwargs.get("softcap") is not None:
-            raise ValueError("grouped prefix attention has no sliding window or soft-capping (why_not should have refused)")
+            raise ValueError(
+                "grouped prefix attention has no sliding window or soft-capping (why_not should have refused)"
+            )
         if not isinstance(layout, PackedLayout):  # a decode step over a shared-prefix cache (decode_cache.py)
             return layout.attend(module, query, attention_mask, dropout=dropout, scaling=scaling), None
         return grouped_attention(query, key, value, layout, dropout=dropout, scaling=scaling), None
@@ -93,8 +96,15 @@ def attention_dtypes(tensor: torch.Tensor) -> tuple[torch.dtype, torch.dtype]:
     return dtype, torch.promote_types(dtype, torch.float32) if device == "cpu" else dtype
 
 
-def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 0.0, scaling: float | None = None,
-                      compute: torch.dtype | None = None):
+def grouped_attention(
+    query,
+    key,
+    value,
+    layout: PackedLayout,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    compute: torch.dtype | None = None,
+):
     """Attention of packed groups: (G, H, L, d) queries, (G, Hkv, L, d) keys and values -> (G, L, H, d) output.
 
     Positions after a group's last completion (padding of the packed batch) get zeros. ``compute``:
@@ -110,22 +120,34 @@ def grouped_attention(query, key, value, layout: PackedLayout, dropout: float = 
     gqa = H != Hkv
     with torch.autocast(device, enabled=False):
         outputs = []
-        for q, k, v, lp, n in zip(query.unbind(0), key.unbind(0), value.unbind(0), layout.prompt_lengths,
-                                  layout.group_sizes, strict=True):  # (H, L, d), (Hkv, L, d) x2 per group
+        for q, k, v, lp, n in zip(
+            query.unbind(0), key.unbind(0), value.unbind(0), layout.prompt_lengths, layout.group_sizes, strict=True
+        ):  # (H, L, d), (Hkv, L, d) x2 per group
             sizes = [lp, n * C, L - lp - n * C]  # prompt, completions, padding
             qp, qc, _ = q.split(sizes, dim=1)  # (H, lp, d), (H, n*C, d)
             kp, kc, _ = k.split(sizes, dim=1)  # (Hkv, lp, d), (Hkv, n*C, d)
             vp, vc, _ = v.split(sizes, dim=1)
-            prompt = qp if lp == 0 else F.scaled_dot_product_attention(  # (H, lp, d); a one-token prompt has no part
-                qp[None], kp[None], vp[None], is_causal=True, dropout_p=dropout, scale=scaling, enable_gqa=gqa)[0]
+            prompt = (
+                qp
+                if lp == 0
+                else F.scaled_dot_product_attention(  # (H, lp, d); a one-token prompt has no part
+                    qp[None], kp[None], vp[None], is_causal=True, dropout_p=dropout, scale=scaling, enable_gqa=gqa
+                )[0]
+            )
             qc = qc.unflatten(1, (n, C)).transpose(0, 1)  # (n, H, C, d)
-            keys = torch.cat([kp.expand(n, Hkv, lp, d), kc.unflatten(1, (n, C)).transpose(0, 1)], dim=2)  # (n, Hkv, lp+C, d)
-            values = torch.cat([vp.expand(n, Hkv, lp, d), vc.unflatten(1, (n, C)).transpose(0, 1)], dim=2)  # (n, Hkv, lp+C, d)
+            keys = torch.cat(
+                [kp.expand(n, Hkv, lp, d), kc.unflatten(1, (n, C)).transpose(0, 1)], dim=2
+            )  # (n, Hkv, lp+C, d)
+            values = torch.cat(
+                [vp.expand(n, Hkv, lp, d), vc.unflatten(1, (n, C)).transpose(0, 1)], dim=2
+            )  # (n, Hkv, lp+C, d)
             visible = torch.ones(C, lp + C, dtype=torch.bool, device=q.device).tril(lp)  # (C, lp+C) key j <= lp + i
-            completions = F.scaled_dot_product_attention(qc, keys, values, attn_mask=visible, dropout_p=dropout,
-                                                         scale=scaling, enable_gqa=gqa)  # (n, H, C, d)
-            outputs.append(torch.cat([prompt, completions.transpose(0, 1).flatten(1, 2), q.new_zeros(H, sizes[2], d)],
-                                     dim=1))  # (H, L, d)
+            completions = F.scaled_dot_product_attention(
+                qc, keys, values, attn_mask=visible, dropout_p=dropout, scale=scaling, enable_gqa=gqa
+            )  # (n, H, C, d)
+            outputs.append(
+                torch.cat([prompt, completions.transpose(0, 1).flatten(1, 2), q.new_zeros(H, sizes[2], d)], dim=1)
+            )  # (H, L, d)
         out = torch.stack(outputs).transpose(1, 2)  # (G, L, H, d)
     return out.to(dtype)
 

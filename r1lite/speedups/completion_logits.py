@@ -33,8 +33,17 @@ def score(logits, targets, temperature: float, compute_entropy: bool, entropy_in
         return logps, entropy_from_logits(logits)  # (b, C)
 
 
-def completion_logps(model, input_ids, attention_mask, logits_to_keep: int, batch_size: int | None, autocast,
-                     temperature: float, compute_entropy: bool, entropy_in_graph: bool):
+def completion_logps(
+    model,
+    input_ids,
+    attention_mask,
+    logits_to_keep: int,
+    batch_size: int | None,
+    autocast,
+    temperature: float,
+    compute_entropy: bool,
+    entropy_in_graph: bool,
+):
     """Per-token log-probs (B, C) and entropies (B, C) or None of the last ``logits_to_keep`` tokens of each row,
     the model projecting only the positions that predict them."""
     batch_size = batch_size or input_ids.size(0)
@@ -44,9 +53,12 @@ def completion_logps(model, input_ids, attention_mask, logits_to_keep: int, batc
         mask = attention_mask[start : start + batch_size]  # (b, P+C)
         with autocast():
             # position t predicts token t+1, so C+1 positions cover the C completion tokens
-            logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=logits_to_keep + 1, use_cache=False).logits
-        logps, entropy = score(logits[:, :-1, :], ids[:, -logits_to_keep:], temperature, compute_entropy,
-                               entropy_in_graph)  # (b, C) each
+            logits = model(
+                input_ids=ids, attention_mask=mask, logits_to_keep=logits_to_keep + 1, use_cache=False
+            ).logits
+        logps, entropy = score(
+            logits[:, :-1, :], ids[:, -logits_to_keep:], temperature, compute_entropy, entropy_in_graph
+        )  # (b, C) each
         all_logps.append(logps)
         all_entropies.append(entropy)
     logps = torch.cat(all_logps, dim=0)  # (B, C)

@@ -32,7 +32,6 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 from r1lite.speedups.attention import DECODE_LAYOUT, attention_dtypes, base_model, use_grouped_attention, why_not
 from r1lite.speedups.packed_pass import prompt_groups
 
-
 logger = logging.getLogger(__name__)
 _said: set[str] = set()  # why decoding fell back to copied caches, each said once per process
 
@@ -108,8 +107,10 @@ class GroupPrefixLayer(CacheLayerMixin):
         self.length = 0
 
     def _unsupported(self, *args, **kwargs):
-        raise NotImplementedError("a shared-prefix cache serves sampling and greedy decoding only (no beam search, "
-                                  "no assisted decoding); r1lite's generation does not ask for them")
+        raise NotImplementedError(
+            "a shared-prefix cache serves sampling and greedy decoding only (no beam search, "
+            "no assisted decoding); r1lite's generation does not ask for them"
+        )
 
     reorder_cache = batch_repeat_interleave = batch_select_indices = crop = _unsupported
 
@@ -121,7 +122,7 @@ class SharedPrefixCache(Cache):
         super().__init__(layers=layers)
 
     @classmethod
-    def from_prefill(cls, prefill: Cache, group_size: int) -> "SharedPrefixCache":
+    def from_prefill(cls, prefill: Cache, group_size: int) -> SharedPrefixCache:
         """From the cache of one prefill per group: (G, Hkv, Lp, d) keys and values per layer."""
         return cls([GroupPrefixLayer(layer.keys, layer.values, group_size) for layer in prefill.layers])
 
@@ -141,13 +142,18 @@ class SharedPrefixCache(Cache):
         with torch.autocast(device, enabled=False):
             # head h reads key head h // r (transformers' repeat_kv order)
             qg = query.to(pk.dtype).reshape(G, n, Hkv, r * q, d).transpose(1, 2).contiguous()  # (G, Hkv, n, r*q, d)
-            prompt = (qg.view(G, Hkv, n * r * q, d) @ pk.transpose(-1, -2)).view(G, Hkv, n, r * q, Lp)  # (G, Hkv, n, rq, Lp)
+            prompt = (qg.view(G, Hkv, n * r * q, d) @ pk.transpose(-1, -2)).view(
+                G, Hkv, n, r * q, Lp
+            )  # (G, Hkv, n, rq, Lp)
             own = qg @ rk.transpose(-1, -2)  # (G, Hkv, n, r*q, t)
             scores = (torch.cat([prompt, own], dim=-1) * scale).view(G, Hkv, n, r, q, L)  # (G, Hkv, n, r, q, L)
             if attention_mask is not None:
                 mask = attention_mask.expand(B, 1, q, L).reshape(G, 1, n, 1, q, L)  # (G, 1, n, 1, q, L)
-                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min) if mask.dtype == torch.bool \
+                scores = (
+                    scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+                    if mask.dtype == torch.bool
                     else scores + mask.to(scores.dtype)
+                )
             elif q > 1:  # no padding: causal among the new tokens
                 visible = torch.ones(q, L, dtype=torch.bool, device=query.device).tril(L - q)  # (q, L)
                 scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
@@ -176,8 +182,9 @@ def _equal_contiguous(groups: list[list[int]]) -> bool:
     return all(rows == list(range(g * n, (g + 1) * n)) for g, rows in enumerate(groups))
 
 
-def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
-                                 share_cache: bool = True, **kwargs):
+def generate_with_shared_prefill(
+    model, generate, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, share_cache: bool = True, **kwargs
+):
     """``generate(...)`` with each distinct prompt prefilled once and decoded from one shared cache entry.
 
     The prefill covers all but the last prompt token (``generate`` then runs that one and decodes), at the
@@ -210,8 +217,13 @@ def generate_with_shared_prefill(model, generate, input_ids: torch.Tensor, atten
     key = cache_name(model)
     prefill_mask = attention_mask[first, :-1]  # (G, P-1)
     with torch.no_grad():
-        out = model(input_ids=input_ids[first, :-1], attention_mask=prefill_mask,
-                    position_ids=prompt_positions(prefill_mask), use_cache=True, logits_to_keep=1)
+        out = model(
+            input_ids=input_ids[first, :-1],
+            attention_mask=prefill_mask,
+            position_ids=prompt_positions(prefill_mask),
+            use_cache=True,
+            logits_to_keep=1,
+        )
     cache = getattr(out, key)  # (G, Hkv, P-1, d) per layer
     if shared:
         cache = SharedPrefixCache.from_prefill(cache, len(groups[0]))

@@ -21,8 +21,9 @@ with ``shared_prefix`` on; it is named in ``r1lite.training.trl_contract``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 

@@ -60,31 +60,64 @@ class SpeedHooks:
                 stack.enter_context(weights_cast_once(self.accelerator))
             stack.enter_context(inverse_cdf_multinomial(self.args.inverse_cdf_sampling))
             if self.args.shared_prefix:
-                model = self.accelerator.unwrap_model(self.model)  # the object TRL's unwrap_model_for_generation yields
+                model = self.accelerator.unwrap_model(
+                    self.model
+                )  # the object TRL's unwrap_model_for_generation yields
                 stack.enter_context(replaced_generate(model, _shared_prefill(model)))
             return super()._generate_single_turn(*args, **kwargs)
 
     # Training pass ----------------------------------------------------------------------------------------------
 
     def _get_per_token_logps_and_entropies(
-        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
-        compute_aux_loss=False, **multimodal,
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **multimodal,
     ):
         fused = use_triton(input_ids.device)  # TRL's fused head scores completion positions only: keep it
         plain = compute_aux_loss or any(v is not None for v in multimodal.values())
         groups = self._shared_prefix_groups(model, input_ids, attention_mask, logits_to_keep, plain)
         if groups is not None:
-            logps, entropies = packed_logps(model, input_ids, attention_mask, logits_to_keep, groups, batch_size,
-                                            self.accelerator.autocast, fused, self._score, compute_entropy)
+            logps, entropies = packed_logps(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                groups,
+                batch_size,
+                self.accelerator.autocast,
+                fused,
+                self._score,
+                compute_entropy,
+            )
             return logps, entropies, None
         if not self.args.completion_only_logits or fused or plain:
             return super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal,
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **multimodal,
             )
-        logps, entropies = completion_logps(model, input_ids, attention_mask, logits_to_keep, batch_size,
-                                            self.accelerator.autocast, self.temperature, compute_entropy,
-                                            self._entropy_in_graph())
+        logps, entropies = completion_logps(
+            model,
+            input_ids,
+            attention_mask,
+            logits_to_keep,
+            batch_size,
+            self.accelerator.autocast,
+            self.temperature,
+            compute_entropy,
+            self._entropy_in_graph(),
+        )
         return logps, entropies, None
 
     def _score(self, logits, targets, compute_entropy):
@@ -111,7 +144,9 @@ class SpeedHooks:
         if len(groups) == input_ids.size(0):
             return None  # no prompt appears twice in this batch: nothing to share
         if not self._shared_prefix_said:
-            logger.info("training pass with shared prefixes: %d rows in %d prompt groups", input_ids.size(0), len(groups))
+            logger.info(
+                "training pass with shared prefixes: %d rows in %d prompt groups", input_ids.size(0), len(groups)
+            )
             self._shared_prefix_said = True
         return groups
 

@@ -81,8 +81,14 @@ def _forward_packed(model, ids, positions, layout: PackedLayout, autocast, **kwa
     then builds none of its own (an L x L mask per group); the grouped attention reads the layout instead."""
     placeholder = torch.ones(ids.size(0), 1, 1, 1, dtype=torch.bool, device=ids.device)
     with autocast():
-        return model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
-                     **{LAYOUT_KWARG: layout}, **kwargs)
+        return model(
+            input_ids=ids,
+            attention_mask=placeholder,
+            position_ids=positions,
+            use_cache=False,
+            **{LAYOUT_KWARG: layout},
+            **kwargs,
+        )
 
 
 def packed_logits(model, input_ids, attention_mask, completion_length: int, groups: list[list[int]], autocast):
@@ -94,7 +100,9 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     ids, positions, index, layout = pack(input_ids, attention_mask, completion_length, groups)
     G, L = ids.shape
     first = int((index % L).min())  # the earliest position whose logits are needed
-    logits = _forward_packed(model, ids, positions, layout, autocast, logits_to_keep=L - first).logits  # (G, L-first, V)
+    logits = _forward_packed(
+        model, ids, positions, layout, autocast, logits_to_keep=L - first
+    ).logits  # (G, L-first, V)
     flat = logits.reshape(-1, logits.size(-1))  # (G*(L-first), V)
     g, pos = index // L, index % L - first  # (B, C) each
     # index_select, not flat[...]: its backward adds rows in place, where indexing's (index_put with
@@ -103,8 +111,15 @@ def packed_logits(model, input_ids, attention_mask, completion_length: int, grou
     return rows.reshape(index.size(0), index.size(1), -1)  # (B, C, V)
 
 
-def packed_fused_logps(model, input_ids, attention_mask, completion_length: int, groups: list[list[int]], autocast,
-                       compute_entropy: bool = False):
+def packed_fused_logps(
+    model,
+    input_ids,
+    attention_mask,
+    completion_length: int,
+    groups: list[list[int]],
+    autocast,
+    compute_entropy: bool = False,
+):
     """Per-token log-probs (B, C) (and entropies or None) of each row's completion tokens from one packed forward
     pass through TRL's fused LM head (``trl.trainer.utils.add_fused_lm_head``): the model is called with
     ``fused_lm_head=True`` and one label per packed position (``shift_labels``), so no (B, C, V) logits tensor
@@ -124,8 +139,18 @@ def packed_fused_logps(model, input_ids, attention_mask, completion_length: int,
     return logps, entropy
 
 
-def packed_logps(model, input_ids, attention_mask, logits_to_keep: int, groups: list[list[int]], batch_size: int | None,
-                 autocast, fused: bool, score: Callable, compute_entropy: bool):
+def packed_logps(
+    model,
+    input_ids,
+    attention_mask,
+    logits_to_keep: int,
+    groups: list[list[int]],
+    batch_size: int | None,
+    autocast,
+    fused: bool,
+    score: Callable,
+    compute_entropy: bool,
+):
     """Per-token log-probs (B, C) and entropies (B, C) or None of the completions, from packed forwards over whole
     groups, about ``batch_size`` rows per forward.
 
@@ -147,8 +172,9 @@ def packed_logps(model, input_ids, attention_mask, logits_to_keep: int, groups: 
         ids, mask = input_ids[rows], attention_mask[rows]  # (b, P+C)
         local_groups = [[local[r] for r in g] for g in chunk]
         if fused:
-            logps, entropy = packed_fused_logps(model, ids, mask, logits_to_keep, local_groups, autocast,
-                                                compute_entropy)  # (b, C) each
+            logps, entropy = packed_fused_logps(
+                model, ids, mask, logits_to_keep, local_groups, autocast, compute_entropy
+            )  # (b, C) each
         else:
             logits = packed_logits(model, ids, mask, logits_to_keep, local_groups, autocast)  # (b, C, V)
             logps, entropy = score(logits, ids[:, -logits_to_keep:], compute_entropy)  # (b, C) each

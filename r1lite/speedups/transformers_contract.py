@@ -84,11 +84,17 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "transformers.modeling_utils:ALL_ATTENTION_FUNCTIONS.get_interface": (("attn_implementation", "default"), ()),
     # r1lite's fallback calls fn(module, query, key, value, attention_mask, dropout=, scaling=, **kwargs)
     "transformers.integrations.sdpa_attention:sdpa_attention_forward": (
-        ("module", "query", "key", "value", "attention_mask"), ("dropout", "scaling")),
+        ("module", "query", "key", "value", "attention_mask"),
+        ("dropout", "scaling"),
+    ),
     "transformers.models.llama.modeling_llama:eager_attention_forward": (
-        ("module", "query", "key", "value", "attention_mask"), ("dropout", "scaling")),
+        ("module", "query", "key", "value", "attention_mask"),
+        ("dropout", "scaling"),
+    ),
     "transformers.models.qwen2.modeling_qwen2:eager_attention_forward": (
-        ("module", "query", "key", "value", "attention_mask"), ("dropout", "scaling")),
+        ("module", "query", "key", "value", "attention_mask"),
+        ("dropout", "scaling"),
+    ),
     "transformers.cache_utils:Cache.__init__": ((), ("layers",)),
     "transformers.cache_utils:DynamicCache.batch_select_indices": (("indices",), ()),
     "transformers.generation:StopStringCriteria.__init__": (("tokenizer", "stop_strings"), ()),
@@ -96,8 +102,10 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 # The causal LMs whose forward r1lite calls -> the keywords it passes (plus the cache keyword, CACHE_NAMES).
 FORWARD_KEYWORDS = ("input_ids", "attention_mask", "position_ids", "use_cache", "logits_to_keep")
-CAUSAL_LMS = ("transformers.models.llama.modeling_llama:LlamaForCausalLM",
-              "transformers.models.qwen2.modeling_qwen2:Qwen2ForCausalLM")
+CAUSAL_LMS = (
+    "transformers.models.llama.modeling_llama:LlamaForCausalLM",
+    "transformers.models.qwen2.modeling_qwen2:Qwen2ForCausalLM",
+)
 # The KV cache's forward keyword and output field, newest first: transformers renamed past_key_values to cache
 # during 5.x (5.17.0: past_key_values; 5.24.0: cache). decode_cache.cache_name picks whichever forward names.
 CACHE_NAMES = ("cache", "past_key_values")
@@ -201,11 +209,15 @@ def check_signatures() -> list[str]:
         if missing:
             problems.append(f"{_name(spec)}.forward has no {', '.join(missing)} keyword (r1lite passes it)")
         if not var_kw:
-            problems.append(f"{_name(spec)}.forward takes no **kwargs (the shared_prefix_layout keyword rides on them)")
+            problems.append(
+                f"{_name(spec)}.forward takes no **kwargs (the shared_prefix_layout keyword rides on them)"
+            )
         caches = [n for n in CACHE_NAMES if n in names]
         if len(caches) != 1:
-            problems.append(f"{_name(spec)}.forward names {caches or 'no'} KV-cache keyword; r1lite expects exactly one "
-                            f"of {CACHE_NAMES}")
+            problems.append(
+                f"{_name(spec)}.forward names {caches or 'no'} KV-cache keyword; r1lite expects exactly one "
+                f"of {CACHE_NAMES}"
+            )
     problems += _check_layer_protocol()
     try:
         generation = importlib.import_module("transformers.generation.utils").GenerationMixin
@@ -213,8 +225,9 @@ def check_signatures() -> list[str]:
         return problems + [f"transformers.generation.utils.GenerationMixin is gone ({err})"]
     prepare = getattr(generation, "_prepare_position_ids_for_generation", None)
     if prepare is not None:  # where it is gone, positions come from elsewhere (test_shared_decode compares tokens)
-        problems += _check_call("GenerationMixin._prepare_position_ids_for_generation", prepare,
-                                ("inputs_tensor", "model_kwargs"), ())
+        problems += _check_call(
+            "GenerationMixin._prepare_position_ids_for_generation", prepare, ("inputs_tensor", "model_kwargs"), ()
+        )
     return problems
 
 
@@ -243,12 +256,21 @@ def _tiny_models():
     """Tiny random Llama and Qwen2 causal LMs (built from a config; no hub), without touching the global RNG."""
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-    size = dict(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=64)
+    size = dict(
+        vocab_size=32,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return {"llama": LlamaForCausalLM(LlamaConfig(**size)).eval(),
-                "qwen2": Qwen2ForCausalLM(Qwen2Config(**size)).eval()}
+        return {
+            "llama": LlamaForCausalLM(LlamaConfig(**size)).eval(),
+            "qwen2": Qwen2ForCausalLM(Qwen2Config(**size)).eval(),
+        }
 
 
 def check_behaviour() -> list[str]:
@@ -267,15 +289,18 @@ def check_behaviour() -> list[str]:
     def probe(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
         calls.append({"module": module, "mask": attention_mask, "kwargs": dict(kwargs)})
         kwargs.pop("r1lite_contract_keyword", None)
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
 
     AttentionInterface.register(PROBE, probe)
     AttentionMaskInterface.register(PROBE, sdpa_mask)
     try:
         if ALL_ATTENTION_FUNCTIONS.get_interface(PROBE, None) is not probe:
-            problems.append("an AttentionInterface.register-ed function is not what "
-                            "ALL_ATTENTION_FUNCTIONS.get_interface returns for its name")
+            problems.append(
+                "an AttentionInterface.register-ed function is not what "
+                "ALL_ATTENTION_FUNCTIONS.get_interface returns for its name"
+            )
     except Exception as err:  # noqa: BLE001 - any failure here is the finding
         problems.append(f"ALL_ATTENTION_FUNCTIONS.get_interface({PROBE!r}) failed ({err})")
     if PROBE not in ALL_MASK_ATTENTION_FUNCTIONS:
@@ -301,8 +326,10 @@ def check_behaviour() -> list[str]:
             problems.append(f"{arch}: config._attn_implementation cannot be set to a registered name ({err})")
             continue
         if config._attn_implementation != PROBE:
-            problems.append(f"{arch}: config._attn_implementation reads {config._attn_implementation!r} after being "
-                            f"set to {PROBE!r}")
+            problems.append(
+                f"{arch}: config._attn_implementation reads {config._attn_implementation!r} after being "
+                f"set to {PROBE!r}"
+            )
             continue
         problems += _packed_forward(arch, model, calls, ids, positions, keep)
         problems += _cached_forward(arch, model, Cache, ids, mask)
@@ -319,17 +346,27 @@ def _packed_forward(arch, model, calls, ids, positions, keep) -> list[str]:
     calls.clear()
     try:
         with torch.no_grad():
-            out = model(input_ids=ids, attention_mask=placeholder, position_ids=positions, use_cache=False,
-                        logits_to_keep=keep, r1lite_contract_keyword=token)
+            out = model(
+                input_ids=ids,
+                attention_mask=placeholder,
+                position_ids=positions,
+                use_cache=False,
+                logits_to_keep=keep,
+                r1lite_contract_keyword=token,
+            )
     except Exception as err:  # noqa: BLE001
         return [f"{arch}: a forward through a registered attention entry failed ({type(err).__name__}: {err})"]
     problems = []
     layers = model.config.num_hidden_layers
     if len(calls) != layers:
-        problems.append(f"{arch}: the registered attention function ran {len(calls)} times for {layers} layers "
-                        "(config._attn_implementation is not looked up by name)")
+        problems.append(
+            f"{arch}: the registered attention function ran {len(calls)} times for {layers} layers "
+            "(config._attn_implementation is not looked up by name)"
+        )
     if calls and not all(c["kwargs"].get("r1lite_contract_keyword") is token for c in calls):
-        problems.append(f"{arch}: an extra forward keyword does not reach the attention function (shared_prefix_layout)")
+        problems.append(
+            f"{arch}: an extra forward keyword does not reach the attention function (shared_prefix_layout)"
+        )
     if calls and not all(c["mask"] is placeholder for c in calls):
         problems.append(f"{arch}: a 4D attention_mask is not handed to the attention function as given")
     if [getattr(c["module"], "layer_idx", None) for c in calls] != list(range(len(calls))):
@@ -369,8 +406,10 @@ def _cached_forward(arch, model, Cache, ids, mask) -> list[str]:
         problems.append(f"{arch}: cache layer keys are {tuple(layer.keys.shape)}, not (B, Hkv, L, d) = {shape}")
     try:
         if tuple(layer.get_mask_sizes(1)) != (L + 1, 0):
-            problems.append(f"{arch}: a cache layer's get_mask_sizes(1) is {layer.get_mask_sizes(1)}, not "
-                            f"(cached + 1, 0) = ({L + 1}, 0) (GroupPrefixLayer answers that way)")
+            problems.append(
+                f"{arch}: a cache layer's get_mask_sizes(1) is {layer.get_mask_sizes(1)}, not "
+                f"(cached + 1, 0) = ({L + 1}, 0) (GroupPrefixLayer answers that way)"
+            )
     except Exception as err:  # noqa: BLE001
         problems.append(f"{arch}: a cache layer's get_mask_sizes(query_length) failed ({err})")
     before = layer.keys.clone()
@@ -389,13 +428,17 @@ def _generation_positions(arch, model, ids, mask) -> list[str]:
     try:
         got = prepare(model, ids, {"attention_mask": mask})
     except Exception as err:  # noqa: BLE001
-        return [f"{arch}: GenerationMixin._prepare_position_ids_for_generation(inputs, {{'attention_mask'}}) failed "
-                f"({err})"]
+        return [
+            f"{arch}: GenerationMixin._prepare_position_ids_for_generation(inputs, {{'attention_mask'}}) failed "
+            f"({err})"
+        ]
     expected = mask.long().cumsum(-1) - 1  # (G, L)
     real = mask.bool()
     if tuple(got.shape) != tuple(mask.shape) or not torch.equal(got[real], expected[real]):
-        return [f"{arch}: GenerationMixin._prepare_position_ids_for_generation no longer numbers a left-padded "
-                f"prompt cumsum(attention_mask) - 1 (got {got.tolist()})"]
+        return [
+            f"{arch}: GenerationMixin._prepare_position_ids_for_generation no longer numbers a left-padded "
+            f"prompt cumsum(attention_mask) - 1 (got {got.tolist()})"
+        ]
     return []
 
 
@@ -417,6 +460,7 @@ def _cache_dispatch(Cache) -> list[str]:
             def method(self, *args, **kwargs):
                 seen.append(name)
                 return result(self, *args) if callable(result) else result
+
             return method
 
         update = _record("update", lambda self, k, v, *a: (k, v))

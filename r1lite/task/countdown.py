@@ -30,6 +30,7 @@ import datasets.table
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
+
 from r1lite.errors import ConfigError, DataError
 
 HELDOUT_MODULUS = 10

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
 from r1lite.errors import ConfigError, did_you_mean
 
 METRICS = {"accuracy": "behaviour/accuracy", "format_rate": "behaviour/format_rate", "steps": None}
@@ -39,12 +40,20 @@ class Level:
 
     @property
     def difficulty(self) -> dict:
-        return dict(min_numbers=self.min_numbers, max_numbers=self.max_numbers, max_number=self.max_number,
-                    target_range=(self.target_min, self.target_max))
+        return dict(
+            min_numbers=self.min_numbers,
+            max_numbers=self.max_numbers,
+            max_number=self.max_number,
+            target_range=(self.target_min, self.target_max),
+        )
 
     def harder_or_equal(self, other: Level) -> bool:
-        return (self.min_numbers >= other.min_numbers and self.max_numbers >= other.max_numbers
-                and self.max_number >= other.max_number and self.target_max >= other.target_max)
+        return (
+            self.min_numbers >= other.min_numbers
+            and self.max_numbers >= other.max_numbers
+            and self.max_number >= other.max_number
+            and self.target_max >= other.target_max
+        )
 
 
 def parse_level(text: str, index: int) -> Level:
@@ -73,7 +82,9 @@ def parse_stage(text: str, index: int, reward_funcs: list[str]) -> dict[str, flo
         except ValueError:
             weight = None
         if not sep or weight is None:
-            raise ConfigError(f"curriculum_stages[{index}]: {part!r} is not reward_name=weight, e.g. 'equation_reward=1'")
+            raise ConfigError(
+                f"curriculum_stages[{index}]: {part!r} is not reward_name=weight, e.g. 'equation_reward=1'"
+            )
         if name.strip() not in reward_funcs:
             raise ConfigError(
                 f"curriculum_stages[{index}] names {name.strip()!r}{did_you_mean(name.strip(), reward_funcs)}, which is not "

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-from r1lite.task import countdown
 from r1lite.config import TaskConfig
-from r1lite.task.prompts import add_prompts
 from r1lite.errors import ConfigError, PathNotFoundError
+from r1lite.task import countdown
+from r1lite.task.prompts import add_prompts
 
 
 def load_train_rows(task: TaskConfig):
@@ -86,6 +86,8 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
 
     train = datasets.Dataset.from_dict({"row": list(range(task.num_train_puzzles))}).with_transform(current_level)
     # a level at the recipe's own difficulty is evaluated once, on the main held-out split
-    heldouts = [None if level == task.level else heldout
-                for level, (_, heldout) in zip(task.curriculum.levels, levels, strict=True)]
+    heldouts = [
+        None if level == task.level else heldout
+        for level, (_, heldout) in zip(task.curriculum.levels, levels, strict=True)
+    ]
     return train, switch, heldouts

@@ -8,7 +8,6 @@ and the results are gathered, so it works under DDP, DeepSpeed and FSDP alike.
 from __future__ import annotations
 
 import contextlib
-
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -16,8 +15,8 @@ from dataclasses import asdict, dataclass
 import torch
 from tqdm.auto import tqdm
 
-from rewards.countdown import equation_reward, format_reward
 from r1lite.errors import ConfigError
+from rewards.countdown import equation_reward, format_reward
 
 
 @dataclass
@@ -41,8 +40,11 @@ class EvalResult:
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         keys = ("accuracy", "pass_at_k", "format_rate", "mean_length", "truncation_rate")
         low, high = self.accuracy_interval
-        return {**{prefix + key: float(getattr(self, key)) for key in keys},
-                prefix + "accuracy_low": low, prefix + "accuracy_high": high}
+        return {
+            **{prefix + key: float(getattr(self, key)) for key in keys},
+            prefix + "accuracy_low": low,
+            prefix + "accuracy_high": high,
+        }
 
     def to_dict(self) -> dict:
         return asdict(self)

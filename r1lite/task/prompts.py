@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import datasets
+
 from r1lite.errors import ConfigError
 
 PREFILL = "Let me solve this step by step.\n<think>"
@@ -122,8 +123,9 @@ def chat_prompt(
     return text + PREFILL
 
 
-def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None,
-                    shots: int = FEW_SHOT_DEFAULT) -> str:
+def few_shot_prompt(
+    tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None, shots: int = FEW_SHOT_DEFAULT
+) -> str:
     """The first `shots` of FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the puzzle, PREFILL."""
     _require_chat_template(tokenizer)
     check_shots(shots)
@@ -133,7 +135,10 @@ def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system:
 
     messages = [{"role": "system", "content": system}] if system is not None else []
     for n, t, reasoning, answer in FEW_SHOT[:shots]:
-        messages += [ask(n, t), {"role": "assistant", "content": f"{PREFILL} {reasoning} </think> <answer> {answer} </answer>"}]
+        messages += [
+            ask(n, t),
+            {"role": "assistant", "content": f"{PREFILL} {reasoning} </think> <answer> {answer} </answer>"},
+        ]
     messages.append(ask(nums, target))
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + PREFILL
 
@@ -141,12 +146,19 @@ def few_shot_prompt(tokenizer: Any, nums: Sequence[int], target: int, *, system:
 def check_shots(shots: int) -> None:
     """Refuse a number of chat_few_shot examples that FEW_SHOT does not hold."""
     if not 1 <= shots <= len(FEW_SHOT):
-        raise ConfigError(f"few_shot_examples={shots}: chat_few_shot has {len(FEW_SHOT)} solved puzzles to show, "
-                          f"so give 1 to {len(FEW_SHOT)}")
+        raise ConfigError(
+            f"few_shot_examples={shots}: chat_few_shot has {len(FEW_SHOT)} solved puzzles to show, "
+            f"so give 1 to {len(FEW_SHOT)}"
+        )
 
 
 def make_prompt(
-    template: str, nums: Sequence[int], target: int, tokenizer: Any = None, *, system: str | None = None,
+    template: str,
+    nums: Sequence[int],
+    target: int,
+    tokenizer: Any = None,
+    *,
+    system: str | None = None,
     shots: int = FEW_SHOT_DEFAULT,
 ) -> str:
     """One puzzle's prompt in `template` (one of TEMPLATES).
@@ -169,7 +181,11 @@ def _check_template(template: str, tokenizer: Any) -> None:
 
 
 def add_prompts(
-    ds: datasets.Dataset, template: str, tokenizer: Any = None, *, system: str | None = None,
+    ds: datasets.Dataset,
+    template: str,
+    tokenizer: Any = None,
+    *,
+    system: str | None = None,
     shots: int = FEW_SHOT_DEFAULT,
 ) -> datasets.Dataset:
     """`ds` with a `prompt` column (plain text) built from its `nums` and `target` columns."""

@@ -21,12 +21,17 @@ TASK_RECORD = "r1lite_task.json"
 
 def task_record(task: TaskConfig, base_model: str, max_completion_length: int, stop_strings=()) -> dict:
     """The record of a task: its TaskConfig, the model training started from, where completions ended."""
-    return {"task": asdict(task), "base_model": base_model, "max_completion_length": max_completion_length,
-            "stop_strings": list(stop_strings)}
+    return {
+        "task": asdict(task),
+        "base_model": base_model,
+        "max_completion_length": max_completion_length,
+        "stop_strings": list(stop_strings),
+    }
 
 
-def write_task_record(folder: str | os.PathLike, task: TaskConfig, base_model: str, max_completion_length: int,
-                      stop_strings=()) -> Path:
+def write_task_record(
+    folder: str | os.PathLike, task: TaskConfig, base_model: str, max_completion_length: int, stop_strings=()
+) -> Path:
     path = Path(folder) / TASK_RECORD
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(task_record(task, base_model, max_completion_length, stop_strings), indent=1))
@@ -44,8 +49,14 @@ def find_task_record(model_dir: str | os.PathLike) -> dict | None:
 
 
 # Trainer switches that records written before R1ZeroConfig held them kept among the task's fields.
-_OLD_TRAINER_FIELDS = ("completion_only_logits", "rollout_log", "stop_strings", "dynamic_sampling",
-                       "dynamic_sampling_max_rounds", "reflection_words")
+_OLD_TRAINER_FIELDS = (
+    "completion_only_logits",
+    "rollout_log",
+    "stop_strings",
+    "dynamic_sampling",
+    "dynamic_sampling_max_rounds",
+    "reflection_words",
+)
 
 
 def task_from_record(record: dict) -> TaskConfig:
@@ -54,7 +65,9 @@ def task_from_record(record: dict) -> TaskConfig:
     task = {k: v for k, v in record["task"].items() if k not in _OLD_TRAINER_FIELDS}
     unknown = sorted(set(task) - known)
     if unknown:
-        raise DataError(f"the task record has fields this r1lite does not know: {unknown}; was it written by a newer version?")
+        raise DataError(
+            f"the task record has fields this r1lite does not know: {unknown}; was it written by a newer version?"
+        )
     return TaskConfig(**task)
 
 

@@ -22,11 +22,21 @@ class HeldoutEvalCallback(TrainerCallback):
     """
 
     def __init__(
-        self, dataset, tokenizer, *, max_new_tokens: int, every: int = 0, at_end: bool = True, batch_size: int = 32,
-        stop_strings=(), levels=(),
+        self,
+        dataset,
+        tokenizer,
+        *,
+        max_new_tokens: int,
+        every: int = 0,
+        at_end: bool = True,
+        batch_size: int = 32,
+        stop_strings=(),
+        levels=(),
     ):
         self.dataset = dataset
-        self.levels = list(levels)  # a curriculum's held-out split per level (None: same as dataset), as eval/level<k>/*
+        self.levels = list(
+            levels
+        )  # a curriculum's held-out split per level (None: same as dataset), as eval/level<k>/*
         self.stop_strings = list(stop_strings)
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
@@ -52,7 +62,9 @@ class HeldoutEvalCallback(TrainerCallback):
         trainer = self.trainer
         result = self._evaluate(self.dataset)
         metrics = result.metrics()
-        levels = [result if dataset is None else self._evaluate(dataset) for dataset in self.levels]  # None: the main split
+        levels = [
+            result if dataset is None else self._evaluate(dataset) for dataset in self.levels
+        ]  # None: the main split
         for k, level in enumerate(levels):
             metrics.update(level.metrics(prefix=f"eval/level{k}/"))
         trainer.log(dict(metrics))

@@ -65,7 +65,8 @@ def configure_cpu(training) -> None:
         logger.warning(
             "bf16 requested, but this CPU has no fast bf16 matrix multiply (%.1f GFLOP/s bf16 vs %.1f fp32): "
             "training in fp32 instead. Set R1LITE_FORCE_BF16=1 to keep bf16.",
-            matmul_gflops(torch.bfloat16), matmul_gflops(torch.float32),
+            matmul_gflops(torch.bfloat16),
+            matmul_gflops(torch.float32),
         )
         training.bf16 = False
         training.mixed_precision = "no"  # TrainingArguments derived it from bf16 already; the Trainer reads this
@@ -75,5 +76,7 @@ def _deepspeed_sets_bf16() -> bool:
     """Whether this process runs under an accelerate DeepSpeed launch whose mixed precision is bf16: DeepSpeed's
     config then enables bf16, and transformers refuses TrainingArguments that turn it off ("DeepSpeed config
     values that mismatch TrainingArguments")."""
-    return (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
-            and os.environ.get("ACCELERATE_MIXED_PRECISION", "").lower() == "bf16")
+    return (
+        os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+        and os.environ.get("ACCELERATE_MIXED_PRECISION", "").lower() == "bf16"
+    )

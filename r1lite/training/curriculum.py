@@ -62,7 +62,13 @@ class CurriculumCallback(TrainerCallback, ExportableState):
         else:
             return
         if rung != self.rung:
-            logger.info("curriculum: step %d, rung %d -> %d (level %d, stage %d)", state.global_step, self.rung, rung,
-                        self.curriculum.level_of(rung), self.curriculum.stage_of(rung))
+            logger.info(
+                "curriculum: step %d, rung %d -> %d (level %d, stage %d)",
+                state.global_step,
+                self.rung,
+                rung,
+                self.curriculum.level_of(rung),
+                self.curriculum.stage_of(rung),
+            )
             self.rung, self.history = rung, []
             self.apply()

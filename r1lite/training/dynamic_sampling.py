@@ -14,6 +14,7 @@ rounds. ``R1ZeroTrainer`` drives the rounds.
 from __future__ import annotations
 
 import torch
+
 from r1lite.errors import ConfigError
 
 LEFT_PADDED = ("prompt_ids", "prompt_mask")

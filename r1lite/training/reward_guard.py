@@ -49,8 +49,11 @@ class CheckedReward:
             raise  # already says what to change (a data set without the reward's columns, say)
         except Exception as err:
             index = self._first_failing(prompts, completions, kwargs)
-            where = f"on completion {index} of {n}{_shown(completions[index])}" if index is not None else (
-                f"on a batch of {n} completions (none fails alone)")
+            where = (
+                f"on completion {index} of {n}{_shown(completions[index])}"
+                if index is not None
+                else (f"on a batch of {n} completions (none fails alone)")
+            )
             raise RewardError(
                 f"reward {self.__name__} raised {type(err).__name__}: {err} {self._where(kwargs)} {where}"
             ) from err
@@ -92,8 +95,12 @@ class CheckedReward:
 def checked(funcs: Sequence[Callable], where: str | None = None) -> list[Callable]:
     """Each reward wrapped in :class:`CheckedReward`; async rewards and reward models are left as they are."""
     return [
-        f if inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(getattr(f, "__call__", None))
-        or hasattr(f, "forward") or isinstance(f, CheckedReward) else CheckedReward(f, where)
+        f
+        if inspect.iscoroutinefunction(f)
+        or inspect.iscoroutinefunction(getattr(f, "__call__", None))
+        or hasattr(f, "forward")
+        or isinstance(f, CheckedReward)
+        else CheckedReward(f, where)
         for f in funcs
     ]
 
@@ -102,8 +109,6 @@ def _is_number(value: Any) -> bool:
     if value is None or isinstance(value, numbers.Real):
         return True
     return getattr(value, "ndim", None) == 0 and hasattr(value, "item") and isinstance(value.item(), numbers.Real)
-
-
 
 
 def _shown(completion: Any) -> str:

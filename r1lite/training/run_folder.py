@@ -67,7 +67,9 @@ def acquire(output_dir: str | os.PathLike) -> Path | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"output_dir {str(folder)!r} cannot be created ({err.strerror}): pick another output_dir") from err
+        raise UserError(
+            f"output_dir {str(folder)!r} cannot be created ({err.strerror}): pick another output_dir"
+        ) from err
     lock = folder / LOCK_NAME
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": " ".join(sys.argv)}
     for _ in range(2):  # a second try after taking over a stale lock
@@ -87,12 +89,17 @@ def acquire(output_dir: str | os.PathLike) -> Path | None:
                     f"output_dir {str(folder)!r} is in use by a live run ({_describe(owner)}): wait for it to end, "
                     "or pick another output_dir"
                 ) from None
-            logger.warning("taking over the stale lock %s (%s; that process is gone)", lock,
-                           _describe(owner) if owner else "unreadable")
+            logger.warning(
+                "taking over the stale lock %s (%s; that process is gone)",
+                lock,
+                _describe(owner) if owner else "unreadable",
+            )
             lock.unlink(missing_ok=True)
             continue
         except OSError as err:
-            raise UserError(f"output_dir {str(folder)!r} cannot be written ({err.strerror}): pick another output_dir") from err
+            raise UserError(
+                f"output_dir {str(folder)!r} cannot be written ({err.strerror}): pick another output_dir"
+            ) from err
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
         return lock
@@ -152,8 +159,11 @@ class RunFolderResumeCallback(TrainerCallback):
         if state.global_step > 0 and self.main_process:
             removed = drop_after(self.output_dir, state.global_step)
             if removed:
-                logger.info("resumed at step %d: removed %d rollout file(s) the stopped run wrote after its checkpoint",
-                            state.global_step, len(removed))
+                logger.info(
+                    "resumed at step %d: removed %d rollout file(s) the stopped run wrote after its checkpoint",
+                    state.global_step,
+                    len(removed),
+                )
 
 
 def resume_point(training) -> tuple[str | bool | None, int | None]:
@@ -170,7 +180,9 @@ def resume_point(training) -> tuple[str | bool | None, int | None]:
         resume = None
     if not resume:
         return None, None
-    last = get_last_checkpoint(training.output_dir) if resume is True and os.path.isdir(training.output_dir) else resume
+    last = (
+        get_last_checkpoint(training.output_dir) if resume is True and os.path.isdir(training.output_dir) else resume
+    )
     if last is None or not os.path.isdir(last):
         where = training.output_dir if resume is True else resume
         raise UserError(

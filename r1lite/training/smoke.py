@@ -47,8 +47,22 @@ from transformers import TrainerCallback
 
 from r1lite.models import peak_memory_gb
 
-SMOKE_DEFAULTS = ["--max_steps", "3", "--output_dir", "runs/smoke", "--eval_at_end", "false", "--eval_every", "0",
-                  "--save_strategy", "no", "--logging_steps", "1", "--report_to", "none"]
+SMOKE_DEFAULTS = [
+    "--max_steps",
+    "3",
+    "--output_dir",
+    "runs/smoke",
+    "--eval_at_end",
+    "false",
+    "--eval_every",
+    "0",
+    "--save_strategy",
+    "no",
+    "--logging_steps",
+    "1",
+    "--report_to",
+    "none",
+]
 # Share of the trained tensors' elements that must move. Measured on the tiny recipe (2 steps, lr 1e-3,
 # fp32 master weights): 100.0%; at lr 1e-6 in fp32: 100.0%; a pure-bf16 policy at lr 1e-6: 1.7%.
 MOVED_SHARE = 0.5
@@ -112,7 +126,9 @@ class SmokeProbe(TrainerCallback):
             def generate_and_keep(inputs):
                 output = generate(inputs)
                 if trainer.model.training:
-                    self.batch = {k: output[k] for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")}
+                    self.batch = {
+                        k: output[k] for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")
+                    }
                 return output
 
             trainer._generate_and_score_completions = generate_and_keep
@@ -220,8 +236,11 @@ def measure(summary: dict, probe: SmokeProbe | None = None, logp_atol: float | N
         "gradient not zero": any(g > 0 for g in grads),
     }
     if trainer is not None:
-        stepped = stepped_tensors(trainer.optimizer) if trainer.optimizer is not None else \
-            [p for p in trainer.model.parameters() if p.requires_grad]
+        stepped = (
+            stepped_tensors(trainer.optimizer)
+            if trainer.optimizer is not None
+            else [p for p in trainer.model.parameters() if p.requires_grad]
+        )
         report["stepped_dtypes"] = sorted({str(t.dtype).removeprefix("torch.") for t in stepped})
         checks["optimizer steps fp32 weights"] = report["stepped_dtypes"] == ["float32"]
         narrower = _bits(saved_dtype) < max((_bits(t.dtype) for t in stepped), default=0)
@@ -266,13 +285,20 @@ def compare_logps(trainer, batch: dict | None, atol: float | None = None) -> dic
 
     model = trainer.model
     low = trainer.accelerator.mixed_precision != "no" or any(
-        p.dtype in (torch.bfloat16, torch.float16) for p in model.parameters())
+        p.dtype in (torch.bfloat16, torch.float16) for p in model.parameters()
+    )
     precision = "bf16" if low else "fp32"
     tolerance = dict(LOGP_TOLERANCE[precision], **({} if atol is None else {"atol": atol}))
     result = {"logp_precision": precision, "logp_atol": tolerance["atol"], "logp_rtol": tolerance["rtol"]}
     if batch is None:  # no training generation ran (cannot happen after a step): nothing compared, the check fails
-        return {**result, "logp_max_diff": float("inf"), "logp_mean_diff": float("inf"), "logp_worst": float("inf"),
-                "logp_tokens": 0, "logp_path": "no generation batch"}
+        return {
+            **result,
+            "logp_max_diff": float("inf"),
+            "logp_mean_diff": float("inf"),
+            "logp_worst": float("inf"),
+            "logp_tokens": 0,
+            "logp_path": "no generation batch",
+        }
     input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)  # (B, P+C)
     attention_mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)  # (B, P+C)
     logits_to_keep = batch["completion_ids"].size(1)  # C
@@ -281,10 +307,12 @@ def compare_logps(trainer, batch: dict | None, atol: float | None = None) -> dic
     model.eval()  # no dropout: both passes see the same function
     try:
         with torch.no_grad():
-            ours, _, _ = trainer._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
-                                                                     batch_size=rows)  # (B, C)
-            theirs, _, _ = GRPOTrainer._get_per_token_logps_and_entropies(trainer, model, input_ids, attention_mask,
-                                                                          logits_to_keep, batch_size=rows)  # (B, C)
+            ours, _, _ = trainer._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=rows
+            )  # (B, C)
+            theirs, _, _ = GRPOTrainer._get_per_token_logps_and_entropies(
+                trainer, model, input_ids, attention_mask, logits_to_keep, batch_size=rows
+            )  # (B, C)
     finally:
         model.train(was_training)
     mask = batch["completion_mask"].bool()  # (B, C)
@@ -292,8 +320,14 @@ def compare_logps(trainer, batch: dict | None, atol: float | None = None) -> dic
     diff = (ours.float()[mask] - theirs).abs()  # (N,)
     allowed = tolerance["atol"] + tolerance["rtol"] * theirs.abs()  # (N,)
     zero = torch.zeros((), device=diff.device)
-    local = torch.stack([diff.max() if diff.numel() else zero, diff.sum(), zero + diff.numel(),
-                         (diff / allowed).max() if diff.numel() else zero]).reshape(1, 4)
+    local = torch.stack(
+        [
+            diff.max() if diff.numel() else zero,
+            diff.sum(),
+            zero + diff.numel(),
+            (diff / allowed).max() if diff.numel() else zero,
+        ]
+    ).reshape(1, 4)
     every = trainer.accelerator.gather(local.to(trainer.accelerator.device)).reshape(-1, 4)  # (processes, 4)
     tokens = float(every[:, 2].sum())
     return {
@@ -329,21 +363,27 @@ def format_report(report: dict) -> str:
         f"  tensors changed     {report['tensors_changed']} of {report['tensors']}",
     ]
     if "saved_share" in report:
-        lines.append(f"  elements moved      {report['saved_share']:.2%} of {report['trained_elements']:,} in "
-                     f"{report['trained_tensors_changed']} of {report['trained_tensors']} trained tensors "
-                     f"(start vs saved model, at its {report['saved_dtype']})"
-                     + (f"; at least {MOVED_SHARE:.0%} needed" if report.get("moved_share_from") != "optimizer" else ""))
+        lines.append(
+            f"  elements moved      {report['saved_share']:.2%} of {report['trained_elements']:,} in "
+            f"{report['trained_tensors_changed']} of {report['trained_tensors']} trained tensors "
+            f"(start vs saved model, at its {report['saved_dtype']})"
+            + (f"; at least {MOVED_SHARE:.0%} needed" if report.get("moved_share_from") != "optimizer" else "")
+        )
     if report.get("moved_share_from") == "optimizer":
-        lines.append(f"  optimizer moved     {report['moved_share']:.2%} of the {report['stepped_elements']:,} elements "
-                     f"it steps (before the first step vs after the last; the {report['saved_dtype']} save "
-                     f"cannot show a smaller step); at least {MOVED_SHARE:.0%} needed")
+        lines.append(
+            f"  optimizer moved     {report['moved_share']:.2%} of the {report['stepped_elements']:,} elements "
+            f"it steps (before the first step vs after the last; the {report['saved_dtype']} save "
+            f"cannot show a smaller step); at least {MOVED_SHARE:.0%} needed"
+        )
     if "stepped_dtypes" in report:
         lines.append(f"  optimizer steps     {', '.join(report['stepped_dtypes'])} tensors")
     if "logp_max_diff" in report:
-        lines.append(f"  log-probs vs TRL    max |diff| {report['logp_max_diff']:.3g}, mean {report['logp_mean_diff']:.3g} "
-                     f"over {report['logp_tokens']} completion tokens; allowed {report['logp_atol']:g} + "
-                     f"{report['logp_rtol']:.3g} x |log-prob| ({report['logp_precision']}), worst token at "
-                     f"{report['logp_worst']:.2g} of it (r1lite's pass: {report['logp_path']})")
+        lines.append(
+            f"  log-probs vs TRL    max |diff| {report['logp_max_diff']:.3g}, mean {report['logp_mean_diff']:.3g} "
+            f"over {report['logp_tokens']} completion tokens; allowed {report['logp_atol']:g} + "
+            f"{report['logp_rtol']:.3g} x |log-prob| ({report['logp_precision']}), worst token at "
+            f"{report['logp_worst']:.2g} of it (r1lite's pass: {report['logp_path']})"
+        )
     for key, values in sorted(report.get("sampling", {}).items()):
         lines.append(f"  {key:<44} {', '.join(f'{x:.4g}' for x in values)}")
     lines += [f"  [{'ok' if ok else 'FAILED'}] {name}" for name, ok in report["checks"].items()]

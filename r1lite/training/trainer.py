@@ -100,7 +100,9 @@ class R1ZeroTrainer(SpeedHooks, GRPOTrainer):
         if self.args.stop_strings and not self.use_vllm:  # vLLM stops through generation_kwargs (R1ZeroConfig)
             self._stopping = stop_criteria(self._tokenizer, self.args.stop_strings)
         self._fresh_rng = random.Random(self.args.seed + 7919 * self.accelerator.process_index)
-        verify(self)  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
+        verify(
+            self
+        )  # the private parts of TRL used below are where r1lite expects them (r1lite.training.trl_contract)
 
     def _generate_single_turn(self, *args, **kwargs):
         """TRL's generation with the stop strings as a stopping criterion of HF ``generate`` (vLLM stops through

@@ -32,8 +32,15 @@ OVERRIDDEN: dict[str, tuple[str, ...]] = {
     # stop strings (HF stopping criteria) and an EOS after stopped rows; the speed layer's generation contexts
     "_generate_single_turn": ("prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"),
     # the speed layer's training pass: shared prefixes, completion-only logits on the CPU
-    "_get_per_token_logps_and_entropies": ("model", "input_ids", "attention_mask", "logits_to_keep", "batch_size",
-                                           "compute_entropy", "compute_aux_loss"),
+    "_get_per_token_logps_and_entropies": (
+        "model",
+        "input_ids",
+        "attention_mask",
+        "logits_to_keep",
+        "batch_size",
+        "compute_entropy",
+        "compute_aux_loss",
+    ),
     # each round's completion lengths and truncation, for the behaviour metrics and the rollout log
     "_generate": ("prompts",),
     # behaviour metrics, rollout log and dynamic sampling after TRL scored a round
@@ -63,11 +70,17 @@ SOURCE_MARKERS = (
     # the shared-prefix pass scores through TRL's fused LM head with one label per packed position
     ("trl.trainer.utils:add_fused_lm_head", "shift_labels", "the fused head takes pre-shifted labels"),
     # an EOS appended after a stop string has a NaN sampling log-prob: TRL applies no correction to it
-    ("trl.trainer.grpo_trainer:GRPOTrainer._generate_and_score_completions", "nan_to_num(per_token_logps_diff",
-     "a NaN sampling log-prob gives an importance ratio of 1"),
+    (
+        "trl.trainer.grpo_trainer:GRPOTrainer._generate_and_score_completions",
+        "nan_to_num(per_token_logps_diff",
+        "a NaN sampling log-prob gives an importance ratio of 1",
+    ),
     # the reference model is built in args.model_init_kwargs["dtype"] when given (r1lite.training.reference_model)
-    ("trl.trainer.grpo_trainer:GRPOTrainer.__init__", 'model_init_kwargs.setdefault("dtype"',
-     "the reference model's dtype comes from model_init_kwargs first"),
+    (
+        "trl.trainer.grpo_trainer:GRPOTrainer.__init__",
+        'model_init_kwargs.setdefault("dtype"',
+        "the reference model's dtype comes from model_init_kwargs first",
+    ),
 )
 
 # Private functions r1lite imports: module -> name (r1lite.speedups.completion_logits.use_triton).
@@ -108,14 +121,17 @@ def check_signatures(trainer_class=None) -> list[str]:
             continue
         params = [p for p in inspect.signature(method).parameters if p != "self"]
         if tuple(params[: len(expected)]) != expected:
-            problems.append(f"GRPOTrainer.{name} takes ({', '.join(params)}); r1lite expects ({', '.join(expected)}, ...)")
+            problems.append(
+                f"GRPOTrainer.{name} takes ({', '.join(params)}); r1lite expects ({', '.join(expected)}, ...)"
+            )
     return problems
 
 
 def check_state(trainer) -> list[str]:
     """The private state r1lite reads is present on a built trainer, in the shape it reads; problems as text."""
-    problems = [f"GRPOTrainer has no attribute {name!r} ({what})" for name, what in STATE.items()
-                if not hasattr(trainer, name)]
+    problems = [
+        f"GRPOTrainer has no attribute {name!r} ({what})" for name, what in STATE.items() if not hasattr(trainer, name)
+    ]
     logs = getattr(trainer, "_logs", None)
     if isinstance(logs, dict):
         for key in ("prompt", "completion", "advantages"):
@@ -125,7 +141,9 @@ def check_state(trainer) -> list[str]:
             problems.append("GRPOTrainer._logs['rewards'] is not a mapping of reward name -> values")
         maxlen = getattr(logs.get("completion"), "maxlen", None)
         if maxlen is not None and maxlen < trainer.args.generation_batch_size:
-            problems.append(f"GRPOTrainer._logs keeps {maxlen} rows, fewer than a round ({trainer.args.generation_batch_size})")
+            problems.append(
+                f"GRPOTrainer._logs keeps {maxlen} rows, fewer than a round ({trainer.args.generation_batch_size})"
+            )
     elif logs is not None:
         problems.append("GRPOTrainer._logs is not a dict")
     metrics = getattr(trainer, "_metrics", None)
@@ -146,5 +164,6 @@ def verify(trainer) -> None:
     if problems:
         raise TRLContractError(
             f"TRL {_installed()} moved private parts that r1lite {TESTED_TRL}-tested overrides rely on: "
-            + "; ".join(problems) + f". Install trl=={TESTED_TRL}.* (pip install -e .) or update r1lite/training/trl_contract.py"
+            + "; ".join(problems)
+            + f". Install trl=={TESTED_TRL}.* (pip install -e .) or update r1lite/training/trl_contract.py"
         )

@@ -16,14 +16,14 @@ from dataclasses import asdict
 from trl import ModelConfig, get_peft_config
 
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
-from r1lite.training.cpu import configure_cpu
-from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_dataset
+from r1lite.errors import ConfigError
 from r1lite.models import peak_memory_gb, resolve_model_path
-from r1lite.task.record import write_task_record
 from r1lite.requirements import check_features, report_to_list
+from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_dataset
+from r1lite.task.record import write_task_record
+from r1lite.training.cpu import configure_cpu
 from r1lite.training.run_folder import RunFolderResumeCallback, resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
-from r1lite.errors import ConfigError
 
 logger = logging.getLogger("r1lite.training.zero")
 
@@ -57,14 +57,19 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
     from rewards import get_reward_funcs
 
     # 1. Cheap checks first: nothing heavy has loaded yet.
-    reward_funcs = checked(get_reward_funcs(task.reward_funcs))  # a reward's mistakes name it, the step and the completion
+    reward_funcs = checked(
+        get_reward_funcs(task.reward_funcs)
+    )  # a reward's mistakes name it, the step and the completion
     if training.reward_weights is not None and len(training.reward_weights) != len(reward_funcs):
         raise ConfigError(
             f"reward_weights has {len(training.reward_weights)} entries but reward_funcs has {len(reward_funcs)} "
             f"({task.reward_funcs}); give one weight per reward or drop reward_weights"
         )
-    check_features(report_to=report_to_list(training), use_peft=model_args.use_peft,
-                   vllm="use_vllm" if training.use_vllm else None)
+    check_features(
+        report_to=report_to_list(training),
+        use_peft=model_args.use_peft,
+        vllm="use_vllm" if training.use_vllm else None,
+    )
     model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
 
     from r1lite.models import load_tokenizer

@@ -19,7 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 from transformers import TrainerCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
