@@ -146,10 +146,10 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.model.train()
         expected, expected_first = generate(trl, prompts, args.rows)
         got, got_first = generate(ours, prompts, args.rows)
-        same_rows = sum(a == b for a, b in zip(got, expected))
-        prefix = sum(
-            next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-            for a, b in zip(got, expected)
+        same_rows = sum(a == b for a, b in zip(got, expected, strict=True))
+        prefix = sum(  # tokens agreeing before the first difference: zip stops at the shorter row on purpose
+            next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            for a, b in zip(got, expected, strict=True)
         )
         total = sum(len(b) for b in expected)
 

@@ -3,11 +3,13 @@
 Both sides get the same recipe: model, prompts (same data set, same seed, so the same batches),
 reward functions, ``GRPOConfig``. A is plain TRL; B is ``r1lite.training.zero.build_trainer`` with
 r1lite's extras off (no rollout log, no held-out evaluation, ``speedups: false``: TRL's own
-generation and log-probability paths), so B/A is r1lite's overhead; C (``--with_extras``) is r1lite as the recipe runs it: rollout log,
-completion-only logits on the CPU, shared prefixes, inverse-CDF sampling, and the recipe's speed levers (stop strings, dynamic sampling). Runs alternate A B A B ... in this one process; each run loads a fresh model
-and trains ``--steps`` steps; the first step of each run is warm-up and not counted. Prints the
-median step time of each side, the ratio, and the mean reward, equation accuracy and completion
-length of each side over all its steps (same steps, so a faster side that learns less would show).
+generation and log-probability paths), so B/A is r1lite's overhead; C (``--with_extras``) is r1lite
+as the recipe runs it: rollout log, completion-only logits on the CPU, shared prefixes, inverse-CDF
+sampling, and the recipe's speed levers (stop strings, dynamic sampling). Runs alternate A B A B ...
+in this one process; each run loads a fresh model and trains ``--steps`` steps; the first step of
+each run is warm-up and not counted. Prints the median step time of each side, the ratio, and the
+mean reward, equation accuracy and completion length of each side over all its steps (same steps, so
+a faster side that learns less would show).
 
     python bench/bench_overhead.py                                   # default recipe, 3 rounds x 3 steps
     python bench/bench_overhead.py --config configs/tiny/zero.yaml --rounds 2 --steps 2
@@ -146,7 +148,8 @@ def main() -> None:
             return statistics.mean(xs) if xs else float("nan")
 
         print(
-            f"{names[side]:28s} {med:14.2f} {med / base:11.3f} {mean(rewards[side]):12.3f} {mean(accuracy[side]):9.3f} "
+            f"{names[side]:28s} {med:14.2f} {med / base:11.3f} {mean(rewards[side]):12.3f} "
+            f"{mean(accuracy[side]):9.3f} "
             f"{mean(tokens[side]):12.1f}  {len(results[side])}"
         )
     from r1lite.models import peak_memory_gb

@@ -1,10 +1,10 @@
 """How often does the untrained model sample something RL could reinforce? Prompt variants on easy puzzles.
 
-For each prompt variant, samples `--samples` completions (temperature 1.0 unless `--temperature`, stop at </answer>) for each
-of `--puzzles` held-out puzzles of 2 numbers up to 30 (targets 1-60; `--numbers 3` for 3), and counts the completions that
-close an answer block, whose answer uses at least one of the puzzle's numbers, uses exactly the
-puzzle's numbers, and solves the puzzle. RL (GRPO) can only reinforce what it samples: a rate of 0
-means no group ever differs on it.
+For each prompt variant, samples `--samples` completions (temperature 1.0 unless `--temperature`,
+stop at </answer>) for each of `--puzzles` held-out puzzles of 2 numbers up to 30 (targets 1-60;
+`--numbers 3` for 3), and counts the completions that close an answer block, whose answer uses at
+least one of the puzzle's numbers, uses exactly the puzzle's numbers, and solves the puzzle. RL
+(GRPO) can only reinforce what it samples: a rate of 0 means no group ever differs on it.
 
     python bench/bench_prompts.py                       # every variant, 32 puzzles x 8 samples
     python bench/bench_prompts.py --variants chat_one_shot two_numbers_try --puzzles 16

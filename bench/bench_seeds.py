@@ -124,7 +124,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def plot_heldout(rows: list[dict], path: Path) -> bool:
-    """Held-out accuracy at each evaluation, a line per seed and level; False when no seed evaluated during training."""
+    """Held-out accuracy at each evaluation, a line per seed and level; False when no seed evaluated during
+    training."""
     from matplotlib.figure import Figure
 
     if not any(r.get("heldout") for r in rows):

@@ -201,9 +201,9 @@ def main(argv: list[str] | None = None) -> dict:
     times = {}
     for shared in (False, True):
         suffix = " shared" if shared else ""
-        times["prefill" + suffix] = statistics.median(timed(lambda: prefill(shared), a.repeats))
+        times["prefill" + suffix] = statistics.median(timed(lambda shared=shared: prefill(shared), a.repeats))
         completions = generate(shared)[:, P:]  # (B, C) the completions trained on below
-        times["generation" + suffix] = statistics.median(timed(lambda: generate(shared), a.repeats))
+        times["generation" + suffix] = statistics.median(timed(lambda shared=shared: generate(shared), a.repeats))
         times["decode" + suffix] = times["generation" + suffix] - times["prefill" + suffix]
     times["generation copied"] = statistics.median(timed(lambda: generate(True, share_cache=False), a.repeats))
     times["decode copied"] = times["generation copied"] - times["prefill shared"]
@@ -261,13 +261,16 @@ def main(argv: list[str] | None = None) -> dict:
     decode_gflops = flops["decode"] / times["decode"] / 1e9
     train_gflops = flops["training pass"] / times["training pass"] / 1e9
     print(
-        f"\ndecode {1000 * times['decode'] / C:.0f} ms a step on TRL's path, {1000 * times['decode shared'] / C:.0f} on "
+        f"\ndecode {1000 * times['decode'] / C:.0f} ms a step on TRL's path, "
+        f"{1000 * times['decode shared'] / C:.0f} on "
         f"r1lite's ({B * C / times['decode']:.0f} and {B * C / times['decode shared']:.0f} tokens/s; TRL's "
-        f"{decode_gflops:.1f} GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = {100 * train_gflops / ceiling:.0f}% of the {name} ceiling"
+        f"{decode_gflops:.1f} GFLOP/s); TRL's training pass {train_gflops:.1f} GFLOP/s = "
+        f"{100 * train_gflops / ceiling:.0f}% of the {name} ceiling"
     )
     print(
         f"r1lite's decode with the prompt's cache copied to every row: {times['decode copied']:.2f} s "
-        f"({1000 * times['decode copied'] / C:.0f} ms a step), against {times['decode shared']:.2f} s from one copy per group"
+        f"({1000 * times['decode copied'] / C:.0f} ms a step), against {times['decode shared']:.2f} s from one copy "
+        "per group"
     )
     return {"times": times, "flops": flops, "ceilings": {str(k): v for k, v in ceilings.items()}, "dtype": name}
 

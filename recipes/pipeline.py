@@ -6,7 +6,8 @@ the same command resumes a stopped pipeline.
 
     accelerate launch recipes/pipeline.py                                        # configs/smollm2-135m/pipeline.yaml
     accelerate launch recipes/pipeline.py --config configs/tiny/pipeline.yaml    # smoke run, seconds
-    accelerate launch --config_file configs/accelerate/ddp.yaml recipes/pipeline.py --config configs/qwen2.5-3b/pipeline.yaml
+    accelerate launch --config_file configs/accelerate/ddp.yaml recipes/pipeline.py \
+        --config configs/qwen2.5-3b/pipeline.yaml
 """
 
 from r1lite.errors import run_main

@@ -129,7 +129,8 @@ def get_reward_func(name: str | RewardFunc) -> RewardFunc:
     if plugin is not None:
         return plugin
     raise ConfigError(
-        f"unknown reward {name!r}{did_you_mean(name, available_rewards())}. Known rewards: {', '.join(available_rewards())}. "
+        f"unknown reward {name!r}{did_you_mean(name, available_rewards())}. "
+        f"Known rewards: {', '.join(available_rewards())}. "
         f"For your own function, pass a dotted path 'package.module:function', or register it "
         f"in the {ENTRY_POINT_GROUP!r} entry-point group of an installed package."
     )

@@ -27,6 +27,8 @@ comparison on the real default model in bf16.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from datasets import Dataset
@@ -179,7 +181,7 @@ def _generate(trainer):
 
 def test_batch_is_realistic(tokenizer):
     lengths = sorted(len(tokenizer(p).input_ids) for p in PROMPTS)
-    gaps = [b - a for a, b in zip(lengths, lengths[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(lengths)]
     assert min(gaps) >= 1 and lengths[-1] - lengths[0] >= 20  # every batch left-pads, by 1 to 20+ tokens
 
 

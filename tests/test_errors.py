@@ -137,12 +137,14 @@ def outcomes(tmp_path_factory, tiny_model_path):
 def _other_runs(tmp):
     """Runs checked by their own tests below: a user error with R1LITE_DEBUG=1, a bug, two processes."""
     script = tmp / "buggy.py"  # a bug in r1lite's code, simulated: a function the run calls before training breaks
+    bug_run = str(tmp / "bug-run")
     script.write_text(
-        "import sys\nsys.argv[1:] = ['--config', 'configs/tiny/zero.yaml', '--output_dir', %r]\n"
+        "import sys\n"
+        f"sys.argv[1:] = ['--config', 'configs/tiny/zero.yaml', '--output_dir', {bug_run!r}]\n"
         "import r1lite.training.zero as zero\n"
         "def broken(*a, **k):\n    raise KeyError('a bug')\n"
         "zero.build_trainer = broken\n"
-        "from r1lite.errors import run_main\nrun_main(zero.main)\n" % str(tmp / "bug-run")
+        "from r1lite.errors import run_main\nrun_main(zero.main)\n"
     )
     return {
         "debug": (

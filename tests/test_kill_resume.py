@@ -21,7 +21,8 @@ from conftest import REPO
 STALL_REWARD = '''
 import os, time
 def stall_reward(prompts, completions, trainer_state=None, **kwargs):
-    """0 for every completion; sleeps mid-step (after generation) at step STALL_AT, so the test can kill the run there."""
+    """0 for every completion; sleeps mid-step (after generation) at step STALL_AT, so the test can kill the
+    run there."""
     if os.environ.get("STALL_AT") and trainer_state.global_step == int(os.environ["STALL_AT"]):
         open(os.environ["STALL_FLAG"], "w").close()
         time.sleep(600)

@@ -86,7 +86,8 @@ def test_cpu_without_fast_bf16_trains_in_fp32(monkeypatch, tmp_path):
 
 def test_cpu_under_a_bf16_deepspeed_launch_keeps_bf16(monkeypatch, tmp_path):
     """DeepSpeed's config enables bf16 when accelerate's mixed precision is bf16; turning TrainingArguments' bf16 off
-    then makes transformers refuse the run ("DeepSpeed config values that mismatch"), so the CPU fallback stands back."""
+    then makes transformers refuse the run ("DeepSpeed config values that mismatch"), so the CPU fallback stands
+    back."""
     from trl import GRPOConfig
 
     from r1lite.training import cpu

@@ -117,7 +117,7 @@ def test_grouped_attention_equals_one_masked_attention_over_the_packed_sequence(
     k = torch.randn(2, kv_heads, L, d, generator=g, dtype=torch.float64)
     v = torch.randn(2, kv_heads, L, d, generator=g, dtype=torch.float64)
     out = grouped_attention(q, k, v, layout)  # (G, L, H, d)
-    for group, (lp, n) in enumerate(zip(layout.prompt_lengths, layout.group_sizes)):
+    for group, (lp, n) in enumerate(zip(layout.prompt_lengths, layout.group_sizes, strict=True)):
         segment = torch.tensor([-1] * lp + [i for i in range(n) for _ in range(4)])  # -1: prompt, i: completion i
         used = segment.numel()
         qs, ks = segment[:, None], segment[None, :]

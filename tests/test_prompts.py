@@ -224,7 +224,7 @@ def test_add_prompts_checks_the_template_before_mapping():
 def test_few_shot_shows_the_first_shots_solved_puzzles(chatml, shots):
     text = few_shot_prompt(chatml, [3, 7, 25], 46, shots=shots)
     assert text.count("<|im_start|>assistant") == shots + 1
-    for nums, target, reasoning, answer in FEW_SHOT[:shots]:
+    for _, _, reasoning, answer in FEW_SHOT[:shots]:
         assert f"{reasoning} </think> <answer> {answer} </answer>" in text
 
 

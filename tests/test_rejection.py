@@ -117,7 +117,7 @@ def test_filter_reasons_and_stats():
             ["truncated", "equation_reward<1", "format_reward<1", "empty_reasoning"],
         ),  # fails several checks
     ]
-    samples, scores, expected = zip(*cases)
+    samples, scores, expected = zip(*cases, strict=True)
     kept, reasons, stats = filter_samples(list(samples), list(scores), cfg)
     assert reasons == list(expected)
     assert kept == [0, 2]

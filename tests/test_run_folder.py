@@ -1,4 +1,5 @@
-"""The run-folder lock and the resume clean-up, in process (the entry points are tested in test_errors/test_kill_resume)."""
+"""The run-folder lock and the resume clean-up, in process (the entry points are tested in
+test_errors/test_kill_resume)."""
 
 import json
 import logging

@@ -28,7 +28,8 @@ RAMBLE = " I think about the numbers and"
 
 
 def record(step: int, index: int, completion: str, *, prompt: str | None = None, new_fields: bool = True) -> dict:
-    """A rollout record as r1lite.training.trainer writes it (new_fields=False: as logs written before the behaviour fields)."""
+    """A rollout record as r1lite.training.trainer writes it (new_fields=False: as logs written before the
+    behaviour fields)."""
     row = dict(
         step=step,
         index=index,

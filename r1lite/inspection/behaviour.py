@@ -173,7 +173,8 @@ def candidate_expressions(text: str) -> list[str]:
 
 
 def answer_position(text: str) -> float | None:
-    """Start of the last complete answer block (``extract_answer``'s rule) as a fraction of the text; None without one."""
+    """Start of the last complete answer block (``extract_answer``'s rule) as a fraction of the text; None
+    without one."""
     end = text.rfind(ANSWER_CLOSE)
     start = text.rfind(ANSWER_OPEN, 0, end) if end >= 0 else -1
     return None if start < 0 else start / len(text)

@@ -163,7 +163,8 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
 # ------------------------------------------------------------------------------------------- HTML
 
 STYLE = """<style>
-.r1-card { border: 1px solid #ccc; border-radius: 6px; margin: 8px 0; padding: 6px 10px; font-family: sans-serif; font-size: 13px; }
+.r1-card { border: 1px solid #ccc; border-radius: 6px; margin: 8px 0; padding: 6px 10px;
+           font-family: sans-serif; font-size: 13px; }
 .r1-head { color: #444; margin-bottom: 4px; }
 .r1-head b { color: #000; }
 .r1-text { white-space: pre-wrap; font-family: monospace; background: #f8f8f8; padding: 6px; margin: 0; }
@@ -331,7 +332,8 @@ def write_report(
         f"<h1>r1lite run report</h1><p><code>{html.escape(str(run_dir))}</code>: {len(df)} completions over "
         f"{len(steps)} steps (step {steps.index[0]} to {steps.index[-1]}; a step's completions were generated "
         "before that step's update, so step 0 is the starting model).</p>",
-        f"<table border=1 cellpadding=4><tr><th></th><th>step {steps.index[0]}</th><th>step {steps.index[-1]}</th></tr>"
+        f"<table border=1 cellpadding=4><tr><th></th><th>step {steps.index[0]}</th>"
+        f"<th>step {steps.index[-1]}</th></tr>"
         f"{summary_rows}</table>",
     ]
     final = run_dir / "eval" / "final.json"

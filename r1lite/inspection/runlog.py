@@ -195,7 +195,8 @@ def step_metrics(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_and_worst(df: pd.DataFrame, step: int | None = None, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``n`` highest- and lowest-reward completions of ``step`` (default: the last step), best first / worst first."""
+    """The ``n`` highest- and lowest-reward completions of ``step`` (default: the last step), best first /
+    worst first."""
     step = int(df["step"].max()) if step is None else step
     rows = df[df["step"] == step]
     if rows.empty:
@@ -270,10 +271,10 @@ def sample_model(
 ) -> pd.DataFrame:
     """Sample ``num_samples`` completions of ``prompt`` from a saved model (e.g. the trained one, to put next to the
     completions the log holds for that prompt at step 0); rows carry the same behaviour columns as the log."""
-    import torch
+    import torch  # noqa: PLC0415 - heavy: r1lite report reads logs without torch
 
-    from r1lite.models import load_model, load_tokenizer
-    from r1lite.task.evaluation import generate_completions
+    from r1lite.models import load_model, load_tokenizer  # noqa: PLC0415 - heavy: r1lite report reads logs without torch
+    from r1lite.task.evaluation import generate_completions  # noqa: PLC0415 - heavy: r1lite report reads logs without torch
 
     torch.manual_seed(seed)
     model = load_model(str(model_dir))
@@ -363,7 +364,8 @@ __all__ = [
 
 
 def curriculum_steps(run_dir: str | Path) -> pd.DataFrame | None:
-    """The curriculum level and reward stage of each rollout step (index), from the run's trainer log; None without one.
+    """The curriculum level and reward stage of each rollout step (index), from the run's trainer log; None
+    without one.
 
     The trainer logs ``curriculum/level`` at optimizer step s (1-based, after the update), for the
     completions generated at rollout step s - 1. Read from ``run_summary.json``, or from the last

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from r1lite.errors import PathNotFoundError
+from rewards.countdown import extract_answer
 
 COLUMNS = [
     ("curriculum/level", "level"),
@@ -37,7 +38,8 @@ def run_table(run_dir: str | Path) -> str:
     steps = [h for h in summary["log_history"] if "reward" in h]
     shown = [(key, name) for key, name in COLUMNS if any(key in h for h in steps)]
     lines = [
-        f"Run `{run_dir}`: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min (wall clock, with loading and evaluation).",
+        f"Run `{run_dir}`: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min "
+        "(wall clock, with loading and evaluation).",
         "",
         "| step | " + " | ".join(name for _, name in shown) + " |",
         "| ---: | " + " | ".join("---:" for _ in shown) + " |",
@@ -51,12 +53,13 @@ def run_table(run_dir: str | Path) -> str:
     final = run_dir / "eval" / "final.json"
     if final.exists():
         ev = json.loads(final.read_text())
-        from r1lite.task.evaluation import accuracy_interval
+        from r1lite.task.evaluation import accuracy_interval  # noqa: PLC0415 - torch: only a run with an evaluation
 
         low, high = accuracy_interval(ev["accuracy"], ev["num_prompts"], ev.get("num_samples", 1))
         lines += [
             "",
-            f"Held-out ({ev['num_prompts']} puzzles, greedy): accuracy {ev['accuracy']:.3f} (95% interval {low:.3f}-{high:.3f}), "
+            f"Held-out ({ev['num_prompts']} puzzles, greedy): accuracy {ev['accuracy']:.3f} "
+            f"(95% interval {low:.3f}-{high:.3f}), "
             f"format rate {ev['format_rate']:.3f}, mean length {ev['mean_length']:.1f} tokens, "
             f"truncated {ev['truncation_rate']:.3f}.",
         ]
@@ -73,15 +76,13 @@ def run_table(run_dir: str | Path) -> str:
 
 
 def _interval(result: dict) -> str:
-    from r1lite.task.evaluation import accuracy_interval
+    from r1lite.task.evaluation import accuracy_interval  # noqa: PLC0415 - torch: only a run with an evaluation
 
     low, high = accuracy_interval(result["accuracy"], result["num_prompts"], result.get("num_samples", 1))
     return f"{result['accuracy']:.3f} ({low:.3f}-{high:.3f})"
 
 
 def _only_adds(completion: str) -> bool:
-    from rewards.countdown import extract_answer
-
     answer = extract_answer(completion)
     return answer is not None and "+" in answer and not any(op in answer for op in "-*/")
 
@@ -93,7 +94,8 @@ def before_and_after(before: dict, after: dict) -> list[str]:
         "",
         "Before and after, on the same held-out puzzles (greedy; 95% intervals):",
         "",
-        "| level | puzzles | step 0 | end | answering the sum would score | correct answers at the end that only add |",
+        "| level | puzzles | step 0 | end | answering the sum would score "
+        "| correct answers at the end that only add |",
         "| ---: | ---: | --- | --- | ---: | ---: |",
     ]
     for k, (b, a) in enumerate(levels):
@@ -110,7 +112,8 @@ def before_and_after(before: dict, after: dict) -> list[str]:
             x, y = learned[0]
             lines += [
                 "",
-                f"Level {k}, {x['nums']} to {x['target']} ({len(learned)} puzzles wrong at step 0 and right at the end):",
+                f"Level {k}, {x['nums']} to {x['target']} "
+                f"({len(learned)} puzzles wrong at step 0 and right at the end):",
                 f"- step 0: `{x['completion'].strip()}`",
                 f"- end: `{y['completion'].strip()}`",
             ]

@@ -1,1 +1,2 @@
-"""The R1 stage: rejection sampling with the RL rewards and readability filters, SFT on what was kept, the whole pipeline."""
+"""The R1 stage: rejection sampling with the RL rewards and readability filters, SFT on what was kept, the
+whole pipeline."""

@@ -29,12 +29,15 @@ import gc
 import json
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from r1lite.errors import ConfigError, PathNotFoundError
+from r1lite.errors import ArgumentParser, ConfigError, PathNotFoundError
+from r1lite.r1.readability import readability_rates
+from r1lite.r1.sft_config import CleanupConfig
 
 logger = logging.getLogger("r1lite.r1.pipeline")
 
@@ -45,7 +48,8 @@ EVAL_KEYS = ("puzzles", "max_new_tokens", "batch_size")
 
 
 def _find(path: str, where: Path) -> Path:
-    """A recipe path as given (relative to the working directory), else relative to the pipeline YAML, else the repo."""
+    """A recipe path as given (relative to the working directory), else relative to the pipeline YAML, else
+    the repo."""
     for candidate in (Path(path), where / path, REPO_ROOT / path):
         if candidate.exists():
             return candidate
@@ -53,7 +57,8 @@ def _find(path: str, where: Path) -> Path:
 
 
 def load_pipeline(path: str | os.PathLike, overrides: dict | None = None) -> dict:
-    """Read and check a pipeline YAML; returns {output_dir, zero: {...}, sft: {...}, eval: {...}} with recipes merged."""
+    """Read and check a pipeline YAML; returns {output_dir, zero: {...}, sft: {...}, eval: {...}} with recipes
+    merged."""
     path = Path(path)
     if not path.exists():
         raise PathNotFoundError(f"pipeline config {path} not found")
@@ -86,13 +91,14 @@ def _write_recipe(recipe: dict, folder: Path) -> Path:
 
 
 def _run_stage(name: str, recipe: dict, root: Path) -> Path:
-    """Run stage ``name`` ("zero" or "sft") into ``root/name`` unless it finished there; resume from its checkpoints."""
+    """Run stage ``name`` ("zero" or "sft") into ``root/name`` unless it finished there; resume from its
+    checkpoints."""
     folder = root / name
     if (folder / "run_summary.json").exists():
         logger.info("%s stage done already (%s); delete the folder to run it again", name, folder)
         return folder
-    from r1lite.r1 import sft
-    from r1lite.training import zero
+    from r1lite.r1 import sft  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.training import zero  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     recipe = {**recipe, "output_dir": str(folder)}
     if any(folder.glob("checkpoint-*")):
@@ -113,14 +119,13 @@ def run_sft(spec: dict, root: Path, zero_dir: Path) -> Path:
 
 def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     """Greedy held-out evaluation of each model with the zero stage's task; results cached in eval/<name>.json."""
-    from accelerate import PartialState
+    from accelerate import PartialState  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
-    from r1lite.models import load_full_model, load_tokenizer, resolve_model_path
-    from r1lite.r1.readability import readability_rates
-    from r1lite.task.countdown import heldout
-    from r1lite.task.evaluation import evaluate
-    from r1lite.task.prompts import add_prompts
-    from r1lite.task.record import find_task_record, record_stop_strings, task_from_record
+    from r1lite.models import load_full_model, load_tokenizer, resolve_model_path  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.task.countdown import heldout  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.task.evaluation import evaluate  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.task.prompts import add_prompts  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.task.record import find_task_record, record_stop_strings, task_from_record  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     record = find_task_record(models["zero"])
     task = task_from_record(record)
@@ -200,7 +205,7 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
         f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions.",
     ]
     if filter_stats:
-        from r1lite.r1.rejection import describe
+        from r1lite.r1.rejection import describe  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
         lines.append(f"Rejection sampling: {describe(filter_stats)}.")
     return "\n".join(lines)
@@ -208,8 +213,6 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
 
 def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the pipeline; returns the results written to ``<output_dir>/results.json``."""
-    from r1lite.errors import ArgumentParser
-
     parser = ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/r1/pipeline.py)")
     parser.add_argument("--config", default=str(DEFAULT_PIPELINE), help="pipeline YAML")
     parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
     for stage in ("zero", "sft"):  # the cheap checks of both stages before the first one trains
         _check_stage(stage, spec[stage])
     root = Path(spec["output_dir"])
-    from r1lite.training.run_folder import run_folder_lock
+    from r1lite.training.run_folder import run_folder_lock  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     with run_folder_lock(root, main_process=int(os.environ.get("RANK", "0")) == 0):  # before any model loads
         return _run(spec, root)
@@ -239,7 +242,7 @@ def _run(spec: dict, root: Path) -> dict:
         "filter_stats": stats,
         "seconds_this_call": round(time.time() - start, 1),
     }
-    from accelerate import PartialState
+    from accelerate import PartialState  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     if PartialState().is_main_process:
         (root / "results.json").write_text(json.dumps(summary, indent=1))
@@ -250,12 +253,9 @@ def _run(spec: dict, root: Path) -> dict:
 
 def _check_stage(stage: str, recipe: dict) -> None:
     """Parse a stage's merged recipe without running it: unknown keys and bad values fail before any training."""
-    import tempfile
+    from trl import ModelConfig, SFTConfig  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
-    from trl import ModelConfig, SFTConfig
-
-    from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe
-    from r1lite.r1.sft_config import CleanupConfig
+    from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     classes = (TaskConfig, R1ZeroConfig, ModelConfig) if stage == "zero" else (CleanupConfig, SFTConfig, ModelConfig)
     recipe = {**recipe, "output_dir": recipe.get("output_dir", "unused")}

@@ -26,8 +26,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import datasets
+import torch
+from accelerate.utils import gather_object
+
 from r1lite.errors import UserError
+from r1lite.models import free_memory, load_full_model
 from r1lite.r1.sft_config import CleanupConfig
+from r1lite.task.evaluation import generate_completions
+from r1lite.training.reward_guard import checked
+from rewards import get_reward_funcs
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +76,6 @@ def sample(
     ``stop_strings``: the RL stage's (its task's), so samples end where training completions did."""
     if cfg.sample_with_vllm:
         return _sample_vllm(model_path, rows, cfg, accelerator=accelerator, seed=seed, stop_strings=stop_strings)
-    import torch
-
-    from r1lite.models import load_full_model
-    from r1lite.task.evaluation import generate_completions
-
     rank, world, indices = _share(rows, accelerator)
     torch.manual_seed(seed + rank)
     model = load_full_model(model_path)
@@ -110,8 +113,6 @@ def _gather(local: list[Sample], world: int) -> list[Sample]:
     """Every rank's samples on every rank, in prompt order (stable: sample order within a prompt is kept)."""
     if world == 1:
         return local
-    from accelerate.utils import gather_object
-
     return sorted(gather_object(local), key=lambda s: s.prompt_index)
 
 
@@ -126,9 +127,7 @@ def _sample_vllm(
     """vLLM sampling: each process samples its strided share of the prompts with an engine on its own GPU
     (as TRL's colocated mode does: ``external_launcher``, one engine per rank), then every process gets
     every sample. The engine is freed before SFT starts."""
-    from vllm import LLM, SamplingParams
-
-    from r1lite.models import free_memory
+    from vllm import LLM, SamplingParams  # noqa: PLC0415 - optional package (the vllm extra)
 
     rank, world, indices = _share(rows, accelerator)
     engine = {"distributed_executor_backend": "external_launcher"} if world > 1 else {}
@@ -155,15 +154,12 @@ def _sample_vllm(
 
 def score(samples: list[Sample], reward_names: list[str]) -> list[dict[str, float | None]]:
     """Each sample's value under each named reward (TRL's signature: prompts, completions, **columns)."""
-    from r1lite.training.reward_guard import checked
-    from rewards import get_reward_funcs
-
     funcs = checked(get_reward_funcs(reward_names), where="in rejection sampling")
     columns = {key: [s.row.get(key) for s in samples] for key in (samples[0].row if samples else {})}
     prompts = [s.prompt for s in samples]
     completions = [s.completion for s in samples]
     values = {}
-    for name, func in zip(reward_names, funcs):
+    for name, func in zip(reward_names, funcs, strict=True):
         out = func(prompts=prompts, completions=completions, **columns)
         values[name] = [None if v is None else float(v) for v in out]
     return [{name: values[name][i] for name in reward_names} for i in range(len(samples))]
@@ -180,7 +176,7 @@ def filter_samples(
     reasons: list[list[str]] = []
     kept: list[int] = []
     seen: dict[int, set[str]] = {}
-    for i, (s, values) in enumerate(zip(samples, scores)):
+    for i, (s, values) in enumerate(zip(samples, scores, strict=True)):
         why = []
         if s.truncated and cfg.drop_truncated:
             why.append("truncated")
@@ -249,8 +245,6 @@ def run(
 
     Raises ``EmptyKeptSetError`` (after writing the statistics) when nothing passes.
     """
-    import datasets
-
     folder = Path(folder)
     names = list(dict.fromkeys([*reward_names, *(name for name, _ in cfg.keep_rules)]))
     samples = sample(model_path, tokenizer, rows, cfg, accelerator=accelerator, seed=seed, stop_strings=stop_strings)
@@ -260,7 +254,7 @@ def run(
     if main:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "samples.jsonl", "w") as f:
-            for s, values, why in zip(samples, scores, reasons):
+            for s, values, why in zip(samples, scores, reasons, strict=True):
                 record = dict(
                     prompt_index=s.prompt_index,
                     **s.row,
@@ -303,7 +297,5 @@ def run(
 
 def load_kept(folder):
     """The kept set of a finished rejection-sampling folder, and its statistics."""
-    import datasets
-
     folder = Path(folder)
     return datasets.load_from_disk(str(folder / "kept")), json.loads((folder / STATS_FILE).read_text())

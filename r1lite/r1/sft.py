@@ -24,17 +24,22 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from trl import ModelConfig, SFTConfig, get_peft_config
+from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from r1lite.config import CONFIGS, parse_recipe
 from r1lite.errors import ConfigError, PathNotFoundError
-from r1lite.models import resolve_model_path
+from r1lite.models import load_model, load_tokenizer, resolve_model_path, training_dtype
+from r1lite.r1 import rejection
 from r1lite.r1.sft_config import CleanupConfig
 from r1lite.requirements import check_features, report_to_list
+from r1lite.task.data import build_datasets
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
+from r1lite.training.callbacks import HeldoutEvalCallback
 from r1lite.training.cpu import configure_cpu
 from r1lite.training.run_folder import resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
+from r1lite.training.zero import parse_args as parse_zero_args
+from rewards import get_reward_funcs
 
 logger = logging.getLogger("r1lite.r1.sft")
 
@@ -70,8 +75,6 @@ def resolve_stage(cleanup: CleanupConfig):
         )
     record = find_task_record(sample_path)
     if cleanup.task_recipe:
-        from r1lite.training.zero import parse_args as parse_zero_args
-
         task, zero_training, zero_model = parse_zero_args(["--config", cleanup.task_recipe])
         record = task_record(
             task, zero_model.model_name_or_path, zero_training.max_completion_length, zero_training.stop_strings
@@ -82,8 +85,6 @@ def resolve_stage(cleanup: CleanupConfig):
             "unknown; set task_recipe to the zero recipe it was trained with"
         )
     task = task_from_record(record)
-    from rewards import get_reward_funcs
-
     get_reward_funcs([*task.reward_funcs, *(name for name, _ in cleanup.keep_rules)])  # unknown names fail here
     if cleanup.init_from == "zero":
         init = str(sample_path)
@@ -109,11 +110,6 @@ def build_trainer(
 
     The loss is on the completion tokens only: TRL's default (``completion_only_loss: None``) for
     prompt/completion data, and what the recipes set explicitly."""
-    from trl import SFTTrainer
-
-    from r1lite.models import load_model, training_dtype
-    from r1lite.training.callbacks import HeldoutEvalCallback
-
     model = load_model(init, dtype=training_dtype(model_args))
     callbacks = list(callbacks)
     eval_cb = None
@@ -158,10 +154,6 @@ def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, c
     resume, _ = resume_point(training)
     configure_cpu(training)
     start = time.time()
-
-    from r1lite.models import load_tokenizer
-    from r1lite.r1 import rejection
-    from r1lite.task.data import build_datasets
 
     _ = training.device  # sets up the distributed state the recipe asks for (use_cpu, DDP, DeepSpeed, ...)
     state = training.distributed_state

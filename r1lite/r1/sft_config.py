@@ -20,7 +20,8 @@ _KEEP_IF = re.compile(r"^\s*([\w.:]+)\s*>=\s*(-?[0-9.]+(?:[eE]-?[0-9]+)?)\s*$")
 
 
 def parse_keep_if(rules: list[str]) -> list[tuple[str, float]]:
-    """``["equation_reward>=1", ...]`` -> ``[("equation_reward", 1.0), ...]``, with an error naming a malformed rule."""
+    """``["equation_reward>=1", ...]`` -> ``[("equation_reward", 1.0), ...]``, with an error naming a
+    malformed rule."""
     parsed = []
     for rule in rules:
         match = _KEEP_IF.match(rule)
@@ -39,7 +40,8 @@ class CleanupConfig:
     sample_from: str | None = field(
         default=None,
         metadata={
-            "help": "The R1-Zero checkpoint to sample from: a zero run's output_dir or one of its checkpoint-N folders."
+            "help": "The R1-Zero checkpoint to sample from: a zero run's output_dir or one of its "
+            "checkpoint-N folders."
         },
     )
     task_recipe: str | None = field(
@@ -52,8 +54,8 @@ class CleanupConfig:
     init_from: str = field(
         default="zero",
         metadata={
-            "help": "Where SFT starts: 'zero' (the sampled checkpoint), 'base' (the model the R1-Zero run started from, "
-            "as DeepSeek-R1 does) or a model path/name."
+            "help": "Where SFT starts: 'zero' (the sampled checkpoint), 'base' (the model the R1-Zero run "
+            "started from, as DeepSeek-R1 does) or a model path/name."
         },
     )
     num_sample_prompts: int = field(default=256, metadata={"help": "Training prompts to sample from."})
@@ -73,8 +75,8 @@ class CleanupConfig:
     keep_if: list[str] = field(
         default_factory=lambda: ["equation_reward>=1", "format_reward>=1"],
         metadata={
-            "help": "Reward rules a kept completion passes, as 'reward_name>=value' (names resolve like reward_funcs). "
-            "The default: the answer is correct and the format strict."
+            "help": "Reward rules a kept completion passes, as 'reward_name>=value' (names resolve like "
+            "reward_funcs). The default: the answer is correct and the format strict."
         },
     )
     ngram_size: int = field(default=4, metadata={"help": "Words per n-gram of the repetition filter."})
@@ -117,7 +119,8 @@ class CleanupConfig:
             )
         if self.max_completion_tokens is not None and self.max_completion_tokens < self.min_completion_tokens:
             raise ConfigError(
-                f"max_completion_tokens ({self.max_completion_tokens}) is below min_completion_tokens ({self.min_completion_tokens})"
+                f"max_completion_tokens ({self.max_completion_tokens}) is below "
+                f"min_completion_tokens ({self.min_completion_tokens})"
             )
         self.readability = ReadabilityRules(
             ngram_size=self.ngram_size,

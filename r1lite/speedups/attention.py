@@ -157,7 +157,10 @@ def why_not(model) -> str | None:
     config = getattr(base_model(model), "config", None)
     attention = getattr(config, "_attn_implementation", None)
     if attention not in GROUPED and attention not in GROUPED.values():
-        return f"attention implementation {attention!r} is not one shared prefixes extend (they need one of {tuple(GROUPED)})"
+        return (
+            f"attention implementation {attention!r} is not one shared prefixes extend "
+            f"(they need one of {tuple(GROUPED)})"
+        )
     if getattr(config, "is_encoder_decoder", False):
         return "an encoder-decoder model"
     layer_types = getattr(config, "layer_types", None) or ()

@@ -15,6 +15,7 @@ import functools
 import warnings
 
 import torch
+import trl
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 
@@ -70,10 +71,9 @@ def completion_logps(
 def _triton_choice():
     """TRL's private ``_use_triton``, or None (with one warning) where it has moved."""
     try:
-        from trl.kernels.chunked_logprob import _use_triton  # named in r1lite.training.trl_contract (IMPORTS)
+        # named in r1lite.training.trl_contract (IMPORTS)
+        from trl.kernels.chunked_logprob import _use_triton  # noqa: PLC0415 - private: may move, ImportError caught
     except ImportError as err:
-        import trl
-
         warnings.warn(
             f"trl.kernels.chunked_logprob._use_triton is not in TRL {trl.__version__} ({err}); completion_only_logits "
             "is off, so a CPU run scores every prompt position (slower, same numbers)",

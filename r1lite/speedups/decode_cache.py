@@ -11,11 +11,13 @@ of them, in every layer. Here the rows of each prompt share one cache entry:
 and a decoded token attends to both in one softmax (``SharedPrefixCache.attend``): the scores against
 the prompt are one matrix product per group (its n rows' queries together), those against the row's
 own tokens one per row, concatenated before the softmax. That is the attention of the row's own
-cache, up to float rounding, so greedy decoding gives the same tokens (tests/test_decode_cache.py, tests/test_equal_to_trl.py).
-On the CPU it is computed in fp32, as the grouped training attention (``attention.py``).
+cache, up to float rounding, so greedy decoding gives the same tokens (tests/test_decode_cache.py,
+tests/test_equal_to_trl.py). On the CPU it is computed in fp32, as the grouped training attention
+(``attention.py``).
 
-The cache reaches the attention through the grouped ``AttentionInterface`` entry (``attention.py``); ``generate`` passes a model only the keywords its forward names, so the cache is set in a
-context variable (``DECODE_LAYOUT``) for the length of the ``generate`` call. It applies where the packed
+The cache reaches the attention through the grouped ``AttentionInterface`` entry (``attention.py``);
+``generate`` passes a model only the keywords its forward names, so the cache is set in a context
+variable (``DECODE_LAYOUT``) for the length of the ``generate`` call. It applies where the packed
 pass does (``why_not``) and the rows of each prompt are contiguous and equally many (TRL's order);
 otherwise each distinct prompt is still prefilled once and its cache copied to the rows of its group.
 ``python bench/bench_step.py`` times decoding both ways (bench/README.md).

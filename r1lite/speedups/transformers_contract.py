@@ -2,18 +2,19 @@
 against the installed transformers.
 
 The speed layer (``attention.py``: grouped attention; ``packed_pass.py``: packed training pass;
-``decode_cache.py``: one cached prompt per group) plugs into transformers below its public API: it registers attention functions by name,
-stands in for a cache layer, reads each modelling file's module-level ``eager_attention_forward``, relies on a
-4D mask being passed through untouched and on extra forward keywords reaching the attention function. Those
-parts move between minor releases (5.17 names the KV-cache keyword ``past_key_values``, 5.24 names it
-``cache``), so ``pyproject.toml`` pins transformers to the range tested here (:data:`TESTED_RANGE`; ``make
-test`` runs the speed layer's tests on both ends, ``make test-compat`` the older one), and this module checks
-the contract: :func:`check_signatures` (each part is importable and takes the parameters r1lite passes) and
-:func:`check_behaviour` (a forward pass of tiny random Llama and Qwen2 models, built from a config, through a
-probe attention entry: lookup by name, keyword pass-through, the 4D mask, ``logits_to_keep``, the cache and
-its layer protocol, generation's position ids). :func:`verify` raises :class:`TransformersContractError`
-naming what moved and the tested range, instead of a wrong number or an ``AttributeError`` deep inside a step.
-``tests/test_transformers_contract.py`` runs both against the installed transformers.
+``decode_cache.py``: one cached prompt per group) plugs into transformers below its public API: it registers
+attention functions by name, stands in for a cache layer, reads each modelling file's module-level
+``eager_attention_forward``, relies on a 4D mask being passed through untouched and on extra forward keywords
+reaching the attention function. Those parts move between minor releases (5.17 names the KV-cache keyword
+``past_key_values``, 5.24 names it ``cache``), so ``pyproject.toml`` pins transformers to the range tested here
+(:data:`TESTED_RANGE`; ``make test`` runs the speed layer's tests on both ends, ``make test-compat`` the older
+one), and this module checks the contract: :func:`check_signatures` (each part is importable and takes the
+parameters r1lite passes) and :func:`check_behaviour` (a forward pass of tiny random Llama and Qwen2 models, built
+from a config, through a probe attention entry: lookup by name, keyword pass-through, the 4D mask,
+``logits_to_keep``, the cache and its layer protocol, generation's position ids). :func:`verify` raises
+:class:`TransformersContractError` naming what moved and the tested range, instead of a wrong number or an
+``AttributeError`` deep inside a step. ``tests/test_transformers_contract.py`` runs both against the installed
+transformers.
 
 The parts (what r1lite uses them for):
 
@@ -51,6 +52,8 @@ import inspect
 import sys
 
 import torch
+import transformers
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 TESTED_TRANSFORMERS = ("5.17.0", "5.24.0")  # the gpu extra's (vLLM 0.31 requires <5.18) and the default install's
 TESTED_RANGE = ">=5.17,<5.25"  # pyproject.toml
@@ -61,18 +64,24 @@ IMPORTS = {
     "transformers.modeling_utils:ALL_ATTENTION_FUNCTIONS": "where modelling files look up config._attn_implementation",
     "transformers.integrations.sdpa_attention:sdpa_attention_forward": "the fallback of r1lite_grouped_sdpa",
     "transformers.masking_utils:AttentionMaskInterface": "registers the mask builders under r1lite's names",
-    "transformers.masking_utils:ALL_MASK_ATTENTION_FUNCTIONS": "where mask creation looks up config._attn_implementation",
+    "transformers.masking_utils:ALL_MASK_ATTENTION_FUNCTIONS": (
+        "where mask creation looks up config._attn_implementation"
+    ),
     "transformers.masking_utils:sdpa_mask": "the mask builder of r1lite_grouped_sdpa",
     "transformers.masking_utils:eager_mask": "the mask builder of r1lite_grouped_eager",
     "transformers.models.llama.modeling_llama:eager_attention_forward": "the fallback of r1lite_grouped_eager (Llama)",
     "transformers.models.qwen2.modeling_qwen2:eager_attention_forward": "the fallback of r1lite_grouped_eager (Qwen2)",
-    "transformers.configuration_utils:PreTrainedConfig._attn_implementation": "switched to r1lite's entry (a property)",
+    "transformers.configuration_utils:PreTrainedConfig._attn_implementation": (
+        "switched to r1lite's entry (a property)"
+    ),
     "transformers.cache_utils:Cache": "base of SharedPrefixCache",
     "transformers.cache_utils:CacheLayerMixin": "base of GroupPrefixLayer",
     "transformers.cache_utils:DynamicCache.batch_select_indices": "copies a prefill's cache to its group's rows",
     "transformers.generation:StopStringCriteria": "stop strings of HF generation",
     "transformers:StoppingCriteriaList": "stop strings of HF generation",
-    "transformers.integrations.deepspeed:_hf_deepspeed_config_weak_ref": "saved and restored by r1lite.models.outside_zero3_init",
+    "transformers.integrations.deepspeed:_hf_deepspeed_config_weak_ref": (
+        "saved and restored by r1lite.models.outside_zero3_init"
+    ),
     "transformers.integrations.deepspeed:unset_hf_deepspeed_config": "a whole-model load under ZeRO-3",
 }
 
@@ -138,8 +147,6 @@ class TransformersContractError(RuntimeError):
 
 
 def installed() -> str:
-    import transformers
-
     return transformers.__version__
 
 
@@ -233,7 +240,7 @@ def check_signatures() -> list[str]:
 
 def _check_layer_protocol() -> list[str]:
     try:
-        from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
+        from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer  # noqa: PLC0415 - private: a move is reported, not an import error
     except ImportError as err:
         return [f"transformers.cache_utils has no Cache, CacheLayerMixin or DynamicLayer ({err})"]
     problems = []
@@ -254,8 +261,6 @@ def _check_layer_protocol() -> list[str]:
 
 def _tiny_models():
     """Tiny random Llama and Qwen2 causal LMs (built from a config; no hub), without touching the global RNG."""
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
-
     size = dict(
         vocab_size=32,
         hidden_size=16,
@@ -276,11 +281,11 @@ def _tiny_models():
 def check_behaviour() -> list[str]:
     """The parts behave as r1lite relies on, in forward passes of tiny random models; problems as text."""
     try:
-        from transformers import AttentionInterface
-        from transformers.cache_utils import Cache
-        from transformers.integrations.sdpa_attention import sdpa_attention_forward
-        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface, sdpa_mask
-        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+        from transformers import AttentionInterface  # noqa: PLC0415 - private: a move is reported, not an import error
+        from transformers.cache_utils import Cache  # noqa: PLC0415 - private: a move is reported, not an import error
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward  # noqa: PLC0415 - private: a move is reported, not an import error
+        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface, sdpa_mask  # noqa: PLC0415 - private: a move is reported, not an import error
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS  # noqa: PLC0415 - private: a move is reported, not an import error
     except ImportError as err:
         return [f"cannot import the attention and cache parts ({err}); see check_signatures"]
     problems = []
@@ -306,7 +311,7 @@ def check_behaviour() -> list[str]:
     if PROBE not in ALL_MASK_ATTENTION_FUNCTIONS:
         problems.append("an AttentionMaskInterface.register-ed mask is not in ALL_MASK_ATTENTION_FUNCTIONS")
     try:
-        from r1lite.speedups.attention import GROUPED
+        from r1lite.speedups.attention import GROUPED  # noqa: PLC0415 - registers on import; a failure is a finding
     except Exception as err:  # noqa: BLE001
         problems.append(f"r1lite.speedups.attention does not import ({type(err).__name__}: {err})")
     else:
@@ -443,8 +448,9 @@ def _generation_positions(arch, model, ids, mask) -> list[str]:
 
 
 def _cache_dispatch(Cache) -> list[str]:
-    """Cache's methods reach its layers' methods of the same name (as SharedPrefixCache's GroupPrefixLayer has them)."""
-    from transformers.cache_utils import CacheLayerMixin
+    """Cache's methods reach its layers' methods of the same name (as SharedPrefixCache's GroupPrefixLayer has
+    them)."""
+    from transformers.cache_utils import CacheLayerMixin  # noqa: PLC0415 - private: a move is reported, not an import error
 
     seen = []
 

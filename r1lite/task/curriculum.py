@@ -87,7 +87,8 @@ def parse_stage(text: str, index: int, reward_funcs: list[str]) -> dict[str, flo
             )
         if name.strip() not in reward_funcs:
             raise ConfigError(
-                f"curriculum_stages[{index}] names {name.strip()!r}{did_you_mean(name.strip(), reward_funcs)}, which is not "
+                f"curriculum_stages[{index}] names {name.strip()!r}{did_you_mean(name.strip(), reward_funcs)}, "
+                "which is not "
                 f"in reward_funcs {reward_funcs}: "
                 "a stage weighs the recipe's rewards, so add it to reward_funcs"
             )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import datasets
+
 from r1lite.config import TaskConfig
 from r1lite.errors import ConfigError, PathNotFoundError
 from r1lite.task import countdown
@@ -20,8 +22,6 @@ def load_train_rows(task: TaskConfig):
     name = task.dataset_name
     if name == "countdown":
         return countdown.generate(task.num_train_puzzles, seed=task.puzzle_seed, split="train", **task.difficulty)
-    import datasets
-
     if os.path.isdir(name):
         ds = datasets.load_from_disk(name)
         if isinstance(ds, datasets.DatasetDict):
@@ -67,8 +67,6 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     next batch fetched. Each level's puzzles come from the generator at that level's difficulty; a level
     that allows too few puzzles fails here, before the model loads, naming the level.
     """
-    import datasets
-
     levels = []
     for index, (text, level) in enumerate(zip(task.curriculum_levels, task.curriculum.levels, strict=True)):
         try:

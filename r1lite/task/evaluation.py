@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from r1lite.errors import ConfigError
@@ -82,7 +83,7 @@ def _rows(dataset) -> list[dict]:
 
 def stop_criteria(tokenizer, stop_strings: Sequence[str]):
     """``generate``'s stopping criteria that end a row at the token completing one of ``stop_strings``."""
-    from transformers import StoppingCriteriaList, StopStringCriteria
+    from transformers import StoppingCriteriaList, StopStringCriteria  # noqa: PLC0415 - heavy: r1lite summary needs only accuracy_interval
 
     return StoppingCriteriaList([StopStringCriteria(tokenizer, list(stop_strings))])
 
@@ -226,8 +227,6 @@ def evaluate(
             )
         )
     if accelerator is not None and accelerator.num_processes > 1:
-        from accelerate.utils import gather_object
-
         samples = gather_object(samples)
     n = len(samples)
     by_prompt: dict[tuple, list[float]] = {}

@@ -126,7 +126,8 @@ def chat_prompt(
 def few_shot_prompt(
     tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None, shots: int = FEW_SHOT_DEFAULT
 ) -> str:
-    """The first `shots` of FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the puzzle, PREFILL."""
+    """The first `shots` of FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the
+    puzzle, PREFILL."""
     _require_chat_template(tokenizer)
     check_shots(shots)
 

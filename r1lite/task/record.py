@@ -39,7 +39,8 @@ def write_task_record(
 
 
 def find_task_record(model_dir: str | os.PathLike) -> dict | None:
-    """The record of ``model_dir`` or of its parent run folder (for a ``checkpoint-N`` folder); None if neither has one."""
+    """The record of ``model_dir`` or of its parent run folder (for a ``checkpoint-N`` folder); None if
+    neither has one."""
     model_dir = Path(model_dir)
     for folder in (model_dir, model_dir.parent):
         path = folder / TASK_RECORD

@@ -66,7 +66,8 @@ class CheckedReward:
             ) from None
         if len(values) != n:
             raise RewardError(
-                f"reward {self.__name__} returned {len(values)} values for {n} completions {self._where(kwargs)}; it must "
+                f"reward {self.__name__} returned {len(values)} values for {n} completions {self._where(kwargs)}; "
+                "it must "
                 "return one float (or None for 'not applicable') per completion"
             )
         for i, value in enumerate(values):
@@ -97,7 +98,7 @@ def checked(funcs: Sequence[Callable], where: str | None = None) -> list[Callabl
     return [
         f
         if inspect.iscoroutinefunction(f)
-        or inspect.iscoroutinefunction(getattr(f, "__call__", None))
+        or inspect.iscoroutinefunction(getattr(f, "__call__", None))  # noqa: B004 - not a callable check: is __call__ async
         or hasattr(f, "forward")
         or isinstance(f, CheckedReward)
         else CheckedReward(f, where)

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
 
 from r1lite.errors import UserError
 
@@ -81,7 +82,8 @@ def acquire(output_dir: str | os.PathLike) -> Path | None:
                 return None  # this process holds it (a pipeline's stage in its own folder, a second call)
             if owner is not None and owner.get("host") != me["host"]:
                 raise RunFolderInUseError(
-                    f"output_dir {str(folder)!r} is locked by a run on another machine ({_describe(owner)}); if that run "
+                    f"output_dir {str(folder)!r} is locked by a run on another machine ({_describe(owner)}); "
+                    "if that run "
                     f"is over, delete {lock}, or pick another output_dir"
                 ) from None
             if owner is not None and _alive(owner["pid"]):
@@ -171,8 +173,6 @@ def resume_point(training) -> tuple[str | bool | None, int | None]:
 
     ``true``/``latest`` mean the last ``checkpoint-N`` in ``output_dir``; none there is a user error,
     reported before the model loads."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     resume = training.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
         resume = True

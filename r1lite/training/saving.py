@@ -23,6 +23,10 @@ import logging
 import os
 from pathlib import Path
 
+import torch
+
+from r1lite.models import load_model, outside_zero3_init
+
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILES = (
@@ -68,10 +72,7 @@ def merge_adapter(base_model: str, adapter_dir: str, output_dir: str) -> None:
     """Merge the LoRA adapter in ``adapter_dir`` into ``base_model`` and save the full model in ``output_dir``.
 
     Runs on one process (rank 0), so the base model loads whole, outside ZeRO-3 init."""
-    import torch
-    from peft import PeftModel
-
-    from r1lite.models import load_model, outside_zero3_init
+    from peft import PeftModel  # noqa: PLC0415 - optional package (the peft extra)
 
     with outside_zero3_init():
         base = load_model(base_model, dtype=torch.float32)  # merge in fp32, whatever the base is stored in
@@ -92,7 +93,7 @@ def check_loadable(folder: str | os.PathLike) -> None:
 
 def _is_peft(model) -> bool:
     try:
-        from peft import PeftModel
+        from peft import PeftModel  # noqa: PLC0415 - optional package (the peft extra)
     except ImportError:
         return False
     return isinstance(model, PeftModel)

@@ -44,8 +44,12 @@ from contextlib import contextmanager
 
 import torch
 from transformers import TrainerCallback
+from trl import GRPOTrainer
 
-from r1lite.models import peak_memory_gb
+from r1lite.models import load_full_model, peak_memory_gb
+from r1lite.speedups.attention import why_not
+from r1lite.speedups.completion_logits import use_triton
+from r1lite.training import zero
 
 SMOKE_DEFAULTS = [
     "--max_steps",
@@ -76,8 +80,6 @@ SAMPLING_KEYS = ("sampling/importance_sampling_ratio", "sampling/sampling_logp_d
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the smoke steps and checks; returns the report (also printed)."""
-    from r1lite.training import zero
-
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, atol = _pop_option(argv, "--logp_atol")  # the smoke run's own key, not a recipe's
     probe = SmokeProbe()
@@ -193,8 +195,6 @@ def moved_elements(start: dict, saved: dict, keys) -> tuple[int, int, int]:
 def measure(summary: dict, probe: SmokeProbe | None = None, logp_atol: float | None = None) -> dict:
     """Checks and speed from a finished zero run's summary (its output_dir holds the final model); with the
     run's ``probe``, also the optimizer's dtype, its own share of moved elements and the log-prob comparison."""
-    from r1lite.models import load_full_model
-
     steps = [h for h in summary["log_history"] if "loss" in h and "step_time" in h]
     losses = [float(h["loss"]) for h in steps]
     grads = [float(h.get("grad_norm", 0.0)) for h in steps]
@@ -281,8 +281,6 @@ def compare_logps(trainer, batch: dict | None, atol: float | None = None) -> dic
     ``per_device_train_batch_size`` rows at a time) and the results are gathered: under FSDP or ZeRO-3 each
     forward is collective.
     """
-    from trl import GRPOTrainer
-
     model = trainer.model
     low = trainer.accelerator.mixed_precision != "no" or any(
         p.dtype in (torch.bfloat16, torch.float16) for p in model.parameters()
@@ -342,9 +340,6 @@ def compare_logps(trainer, batch: dict | None, atol: float | None = None) -> dic
 
 def _training_pass(trainer, model, device) -> str:
     """Which of r1lite's training passes the comparison ran (for the report)."""
-    from r1lite.speedups.attention import why_not
-    from r1lite.speedups.completion_logits import use_triton
-
     if trainer.args.shared_prefix and why_not(model) is None:
         return "shared prefixes"
     if trainer.args.completion_only_logits and not use_triton(device):
@@ -359,7 +354,8 @@ def format_report(report: dict) -> str:
         f"  loss per step       {', '.join(f'{x:.4g}' for x in report['losses'])}",
         f"  grad norm per step  {', '.join(f'{x:.4g}' for x in report['grad_norms'])}",
         f"  tokens/s            {report['tokens_per_s']:.0f} (prompt + completion, steps after the first)",
-        f"  peak memory         {report['peak_memory_gb']:.2f} GiB ({'GPU, this process' if torch.cuda.is_available() else 'resident, this process'})",
+        f"  peak memory         {report['peak_memory_gb']:.2f} GiB "
+        f"({'GPU, this process' if torch.cuda.is_available() else 'resident, this process'})",
         f"  tensors changed     {report['tensors_changed']} of {report['tensors']}",
     ]
     if "saved_share" in report:

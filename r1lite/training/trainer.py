@@ -180,7 +180,8 @@ class R1ZeroTrainer(SpeedHooks, GRPOTrainer):
         return output
 
     def _refill(self, inputs: list[dict], output: dict) -> dict:
-        """Dynamic sampling: replace zero-advantage rows by completions of fresh prompts (r1lite.training.dynamic_sampling)."""
+        """Dynamic sampling: replace zero-advantage rows by completions of fresh prompts
+        (r1lite.training.dynamic_sampling)."""
         device = self.accelerator.device
         size = len(inputs)
         outputs, keep = [output], [signal_rows(output["advantages"])]  # keep[i]: (B_i,) bool
@@ -242,7 +243,7 @@ class R1ZeroTrainer(SpeedHooks, GRPOTrainer):
         with open(path, "w") as f:
             for i in range(n):
                 values = {name: _clean(rewards[name][i]) for name in self.reward_func_names}
-                total = sum(w * v for w, v in zip(weights, values.values()) if v is not None)
+                total = sum(w * v for w, v in zip(weights, values.values(), strict=True) if v is not None)
                 record = dict(
                     step=self.state.global_step,
                     index=i,

@@ -23,6 +23,8 @@ import inspect
 from collections import deque
 
 import torch
+import trl
+from trl import GRPOTrainer
 
 TESTED_TRL = "1.16"
 
@@ -94,15 +96,13 @@ class TRLContractError(RuntimeError):
 
 
 def _installed() -> str:
-    import trl
-
     return trl.__version__
 
 
 def check_signatures(trainer_class=None) -> list[str]:
     """Each overridden method of TRL's GRPOTrainer still takes the parameters r1lite relies on; problems as text."""
     if trainer_class is None:
-        from trl import GRPOTrainer as trainer_class
+        trainer_class = GRPOTrainer
     problems = []
     for module, name in SWAPPED.items():
         if not callable(getattr(importlib.import_module(module), name, None)):

@@ -17,13 +17,18 @@ from trl import ModelConfig, get_peft_config
 
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
 from r1lite.errors import ConfigError
-from r1lite.models import peak_memory_gb, resolve_model_path
+from r1lite.models import load_model, load_tokenizer, peak_memory_gb, resolve_model_path, training_dtype
 from r1lite.requirements import check_features, report_to_list
-from r1lite.task.data import build_curriculum_datasets, build_datasets, heldout_dataset
+from r1lite.task.data import LevelSwitch, build_curriculum_datasets, build_datasets, heldout_dataset
 from r1lite.task.record import write_task_record
+from r1lite.training.callbacks import HeldoutEvalCallback, RewardProgressCallback
 from r1lite.training.cpu import configure_cpu
+from r1lite.training.curriculum import CurriculumCallback
+from r1lite.training.reward_guard import checked
 from r1lite.training.run_folder import RunFolderResumeCallback, resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
+from r1lite.training.trainer import R1ZeroTrainer
+from rewards import get_reward_funcs
 
 logger = logging.getLogger("r1lite.training.zero")
 
@@ -43,8 +48,6 @@ def load_policy(model_args: ModelConfig):
 
     See :func:`r1lite.models.training_dtype` for what the recipe's ``dtype`` means here.
     """
-    from r1lite.models import load_model, training_dtype
-
     model = load_model(model_args.model_name_or_path, dtype=training_dtype(model_args))
     if model_args.attn_implementation:
         model.config._attn_implementation = model_args.attn_implementation
@@ -53,13 +56,8 @@ def load_policy(model_args: ModelConfig):
 
 def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, callbacks=()):
     """Check the recipe, then build and return an ``R1ZeroTrainer`` ready for ``train()``."""
-    from r1lite.training.reward_guard import checked
-    from rewards import get_reward_funcs
-
-    # 1. Cheap checks first: nothing heavy has loaded yet.
-    reward_funcs = checked(
-        get_reward_funcs(task.reward_funcs)
-    )  # a reward's mistakes name it, the step and the completion
+    # 1. Cheap checks first: the model has not loaded yet. A reward's mistakes name it, the step and the completion.
+    reward_funcs = checked(get_reward_funcs(task.reward_funcs))
     if training.reward_weights is not None and len(training.reward_weights) != len(reward_funcs):
         raise ConfigError(
             f"reward_weights has {len(training.reward_weights)} entries but reward_funcs has {len(reward_funcs)} "
@@ -72,8 +70,6 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
     )
     model_args.model_name_or_path = resolve_model_path(model_args.model_name_or_path)
 
-    from r1lite.models import load_tokenizer
-
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     tokenizer.padding_side = "left"  # GRPO generates from left-padded prompts
     curriculum, switch, level_heldouts = task.curriculum, None, []
@@ -84,9 +80,6 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
         train_dataset, eval_dataset = build_datasets(task, tokenizer)
 
     # 2. The model.
-    from r1lite.training.callbacks import HeldoutEvalCallback, RewardProgressCallback
-    from r1lite.training.trainer import R1ZeroTrainer
-
     model = load_policy(model_args)
     eval_cb = None
     extra = list(callbacks)
@@ -104,9 +97,6 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
         extra.append(eval_cb)
     curriculum_cb = None
     if curriculum is not None:
-        from r1lite.task.data import LevelSwitch
-        from r1lite.training.curriculum import CurriculumCallback
-
         curriculum_cb = CurriculumCallback(curriculum, switch or LevelSwitch(), task.reward_funcs)
         extra.append(curriculum_cb)
     progress_cb = RewardProgressCallback()

@@ -83,7 +83,7 @@ class MasterWeightProbe(TrainerCallback):
         if self.report or self.before is None:
             return
         after = stepped_tensors(self.optimizer)
-        changed = sum(int((a.detach() != b).sum()) for a, b in zip(after, self.before))
+        changed = sum(int((a.detach() != b).sum()) for a, b in zip(after, self.before, strict=True))
         total = sum(b.numel() for b in self.before)
         from accelerate import PartialState
 
