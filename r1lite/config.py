@@ -143,6 +143,14 @@ class TaskConfig:
         default=0, metadata={"help": "Evaluate on the held-out split every N optimizer steps (0: only at the end)."}
     )
     eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
+    eval_twins: bool = field(
+        default=True,
+        metadata={
+            "help": "In the final evaluation, also evaluate each held-out puzzle's target twin (the same numbers, "
+            "another reachable target) and report how often the answer changes: a model that reads the target "
+            "changes it, a fixed answer template does not (r1lite/task/baselines.py). Doubles the final evaluation."
+        },
+    )
     eval_batch_size: int = field(default=32, metadata={"help": "Prompts per generation batch during evaluation."})
     curriculum_levels: list[str] = field(
         default_factory=list,

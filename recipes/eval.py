@@ -16,6 +16,7 @@ Launch:
         --min_numbers 3 --max_numbers 4 --max_number 100 --num_samples 8 --temperature 0.7
 """
 
+import argparse
 import json
 import os
 from dataclasses import asdict
@@ -26,7 +27,7 @@ from accelerate import PartialState
 from r1lite.config import PROMPT_TEMPLATES, TaskConfig
 from r1lite.errors import ArgumentParser, ConfigError, run_main
 from r1lite.models import load_model_and_tokenizer, resolve_model_path
-from r1lite.task.data import heldout_dataset
+from r1lite.task.data import heldout_dataset, twin_dataset
 from r1lite.task.evaluation import evaluate
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record
 from r1lite.training.zero import parse_args as parse_zero_args
@@ -54,7 +55,17 @@ def main(argv=None) -> dict:
     p.add_argument(
         "--level", type=int, default=None, help="evaluate at this curriculum level of the task (0: the first)"
     )
+    p.add_argument(
+        "--twins",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also evaluate each puzzle's target twin (same numbers, another target) and report how often the "
+        "answer changes (default: on for greedy pass@1)",
+    )
     args = p.parse_args(argv)
+    if args.twins and (args.num_samples != 1 or args.temperature > 0):
+        raise ConfigError("--twins compares one greedy answer per puzzle: drop --num_samples/--temperature or --twins")
+    twins = args.twins if args.twins is not None else args.num_samples == 1 and args.temperature <= 0
 
     accelerator = PartialState()  # devices and ranks; evaluation needs no training state
     path = resolve_model_path(args.model)  # fails fast on a missing local path
@@ -82,6 +93,7 @@ def main(argv=None) -> dict:
         stop_strings=args.stop_strings,
         temperature=args.temperature,
         accelerator=accelerator,
+        twins=twin_dataset(data, task, tokenizer) if twins else None,
     )
     report = {
         "model": args.model,
@@ -100,6 +112,7 @@ def main(argv=None) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1))
         print(json.dumps(result.metrics(prefix=""), indent=1))
+        print("\n".join(result.baseline_lines()))
         print(f"wrote {out}")
     return report
 

@@ -137,3 +137,40 @@ def test_eval_recipe_at_a_curriculum_level(tmp_path, tiny_model_path):
     assert len(report["accuracy_interval"]) == 2
     with pytest.raises(ValueError, match="--level 5: the task has 2 curriculum levels"):
         recipe.main([tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/learn.yaml"), "--level", "5"])
+
+
+def test_eval_recipe_reports_the_template_baseline_and_the_twin_probe(tmp_path, tiny_model_path, capsys):
+    recipe = _eval_recipe()
+    out = tmp_path / "greedy.json"
+    recipe.main([tiny_model_path, "--eval_puzzles", "4", "--max_new_tokens", "6", "--output", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["template"] and 0 <= saved["template_accuracy"] <= 1
+    assert saved["twins"]["pairs"] == len(saved["twins"]["samples"]) > 0  # every twin evaluated, greedy
+    assert all(s["twin_of"] != s["target"] for s in saved["twins"]["samples"])
+    printed = capsys.readouterr().out
+    assert "best target-blind template:" in printed and "target twins (same numbers, another target)" in printed
+
+
+def test_eval_recipe_refuses_twins_with_sampling(tiny_model_path):
+    from r1lite.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="one greedy answer per puzzle"):
+        _eval_recipe().main([tiny_model_path, "--twins", "--num_samples", "2", "--temperature", "1.0"])
+
+
+def test_a_set_too_small_to_beat_the_template_is_warned_once(caplog, monkeypatch):
+    from r1lite.task import evaluation
+    from r1lite.task.evaluation import target_blind
+
+    monkeypatch.setattr(evaluation, "_warned", set())
+
+    samples = [
+        {"nums": [3, 4], "target": 7, "correct": 0.0, "shape": None},
+        {"nums": [5, 1], "target": 4, "correct": 0.0, "shape": None},
+    ]
+    with caplog.at_level("WARNING", logger="r1lite.task.evaluation"):
+        fields = target_blind(samples)
+        target_blind(samples)
+    assert fields["template"] == "a + b" and fields["template_accuracy"] == 0.5  # ties: the first shape
+    warnings = [r.getMessage() for r in caplog.records if "cannot tell a model 15 points above" in r.getMessage()]
+    assert len(warnings) == 1 and "use at least" in warnings[0]

@@ -130,14 +130,22 @@ def plot_overview(
 
 
 def plot_heldout(history: pd.DataFrame) -> Figure:
-    """Held-out greedy accuracy against step, one line per level with its 95% interval as a band
-    (``runlog.heldout_history``)."""
+    """Held-out greedy accuracy against step, one line per level with its 95% interval as a band, and the
+    best target-blind template's accuracy on the same puzzles as a dashed line (``runlog.heldout_history``)."""
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = history.index.to_numpy()
     for level in dict.fromkeys(c.split("/")[0] for c in history.columns):
         label = "held-out" if level == "all" else level.replace("level", "level ")
-        ax.plot(x, history[f"{level}/accuracy"].to_numpy(float), marker="o", markersize=4, label=label)
+        (line,) = ax.plot(x, history[f"{level}/accuracy"].to_numpy(float), marker="o", markersize=4, label=label)
+        if f"{level}/template_accuracy" in history:  # what a model that never reads the target reaches
+            ax.plot(
+                x,
+                history[f"{level}/template_accuracy"].to_numpy(float),
+                linestyle="--",
+                color=line.get_color(),
+                label=f"{label}: best target-blind template",
+            )
         if f"{level}/accuracy_low" in history:
             ax.fill_between(
                 x,

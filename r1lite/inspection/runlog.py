@@ -394,7 +394,8 @@ def curriculum_steps(run_dir: str | Path) -> pd.DataFrame | None:
 
 def heldout_history(run_dir: str | Path) -> pd.DataFrame | None:
     """Held-out accuracy per evaluation (``eval/history.jsonl``): one row per step, columns
-    ``<level>/accuracy``, ``<level>/accuracy_low``, ``<level>/accuracy_high`` (level "all" for a run
+    ``<level>/accuracy``, ``<level>/accuracy_low``, ``<level>/accuracy_high`` and, where logged,
+    ``<level>/template_accuracy`` (the best target-blind template's; level "all" for a run
     without curriculum levels, else "level0", "level1", ...); None for a run that evaluated nowhere."""
     path = Path(run_dir) / "eval" / "history.jsonl"
     if not path.exists():
@@ -407,7 +408,7 @@ def heldout_history(run_dir: str | Path) -> pd.DataFrame | None:
         values = {}
         for key, value in record.items():
             parts = key.split("/")  # eval/accuracy... or eval/level0/accuracy...
-            if parts[0] == "eval" and parts[-1] in ("accuracy", "accuracy_low", "accuracy_high"):
+            if parts[0] == "eval" and parts[-1] in ("accuracy", "accuracy_low", "accuracy_high", "template_accuracy"):
                 values[("all" if len(parts) == 2 else parts[1]) + "/" + parts[-1]] = float(value)
         if any(k.startswith("level") for k in values):
             values = {k: v for k, v in values.items() if not k.startswith("all/")}

@@ -63,16 +63,42 @@ def run_table(run_dir: str | Path) -> str:
             f"format rate {ev['format_rate']:.3f}, mean length {ev['mean_length']:.1f} tokens, "
             f"truncated {ev['truncation_rate']:.3f}.",
         ]
+        lines += target_blind_lines(ev)
         for k, level in enumerate(ev.get("levels", [])):
             low, high = accuracy_interval(level["accuracy"], level["num_prompts"], level.get("num_samples", 1))
             lines.append(
                 f"Level {k} ({level['num_prompts']} puzzles): accuracy {level['accuracy']:.3f} "
                 f"(95% interval {low:.3f}-{high:.3f}), format rate {level['format_rate']:.3f}."
             )
+            lines += ["  " + line for line in target_blind_lines(level)]
         start = run_dir / "eval" / "step-000000.json"
         if start.exists():
             lines += before_and_after(json.loads(start.read_text()), ev)
     return "\n".join(lines)
+
+
+def target_blind_lines(result: dict) -> list[str]:
+    """What a target-blind model reaches on the same puzzles, the answer shapes and the target probe
+    (``EvalResult``'s fields; none for an evaluation written before they existed)."""
+    if "template" not in result:
+        return []
+    n = result["num_prompts"]
+    solved = round(result["template_accuracy"] * n)
+    lines = [f"- best target-blind template `{result['template']}`: {solved}/{n} ({result['template_accuracy']:.3f})"]
+    if result.get("accuracy_off_template") is not None:
+        lines.append(f"- accuracy on the {n - solved} puzzles it misses: {result['accuracy_off_template']:.3f}")
+    if result.get("top_shape"):
+        lines.append(
+            f"- answer shapes: {result['answer_shapes']} distinct; `{result['top_shape']}` takes "
+            f"{result['top_shape_share']:.0%} of the answers"
+        )
+    twins = result.get("twins")
+    if twins:
+        lines.append(
+            f"- target twins: the answer changed on {twins['changed']}/{twins['pairs']} "
+            f"({twins['changed_share']:.0%}); twins solved {twins['twin_correct']}/{twins['pairs']}"
+        )
+    return lines
 
 
 def _interval(result: dict) -> str:
@@ -80,6 +106,15 @@ def _interval(result: dict) -> str:
 
     low, high = accuracy_interval(result["accuracy"], result["num_prompts"], result.get("num_samples", 1))
     return f"{result['accuracy']:.3f} ({low:.3f}-{high:.3f})"
+
+
+def _best_template(samples: list[dict]) -> str:
+    """The best target-blind template of an evaluation written before EvalResult carried it."""
+    from r1lite.task.baselines import best_template  # noqa: PLC0415 - only for evaluations of older runs
+
+    puzzles = list({(tuple(x["nums"]), x["target"]): x for x in samples}.values())
+    baseline = best_template(puzzles)
+    return f"`{baseline.name}` {baseline.accuracy:.3f}"
 
 
 def _only_adds(completion: str) -> bool:
@@ -94,16 +129,15 @@ def before_and_after(before: dict, after: dict) -> list[str]:
         "",
         "Before and after, on the same held-out puzzles (greedy; 95% intervals):",
         "",
-        "| level | puzzles | step 0 | end | answering the sum would score "
-        "| correct answers at the end that only add |",
-        "| ---: | ---: | --- | --- | ---: | ---: |",
+        "| level | puzzles | step 0 | end | best target-blind template | correct answers at the end that only add |",
+        "| ---: | ---: | --- | --- | --- | ---: |",
     ]
     for k, (b, a) in enumerate(levels):
         samples = a["samples"]
-        sums = sum(sum(x["nums"]) == x["target"] for x in samples) / len(samples)
+        template = f"`{a['template']}` {a['template_accuracy']:.3f}" if "template" in a else _best_template(samples)
         right = [x for x in samples if x["correct"]]
         adds = f"{sum(_only_adds(x['completion']) for x in right)} of {len(right)}"
-        lines.append(f"| {k} | {a['num_prompts']} | {_interval(b)} | {_interval(a)} | {sums:.3f} | {adds} |")
+        lines.append(f"| {k} | {a['num_prompts']} | {_interval(b)} | {_interval(a)} | {template} | {adds} |")
     for k, (b, a) in enumerate(levels):
         learned = [
             (x, y) for x, y in zip(b["samples"], a["samples"], strict=True) if not x["correct"] and y["correct"]

@@ -162,6 +162,8 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
                 "seconds": round(time.time() - start, 1),
                 **{k.removeprefix("eval/"): v for k, v in result.metrics().items()},
                 "num_prompts": result.num_prompts,
+                "template": result.template,
+                "top_shape": result.top_shape,
                 "samples": result.samples,
             }
         # The text measures come from the samples, so a cached evaluation gets this version's measures too.
@@ -177,6 +179,8 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
 
 COLUMNS = [
     ("accuracy", "accuracy"),
+    ("template_accuracy", "best target-blind template"),
+    ("top_shape_share", "top answer shape"),
     ("format_rate", "format"),
     ("mean_length", "mean tokens"),
     ("truncation_rate", "truncated"),
@@ -195,14 +199,20 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
     labels = {"base": "base", "zero": "after R1-Zero", "sft": "after SFT (R1)"}
     for name, metrics in results.items():
         cells = [
-            f"{metrics[key]:.3f}" if key != "mean_length" and key != "reasoning_words" else f"{metrics[key]:.1f}"
+            ""
+            if key not in metrics
+            else f"{metrics[key]:.3f}"
+            if key != "mean_length" and key != "reasoning_words"
+            else f"{metrics[key]:.1f}"
             for key, _ in COLUMNS
         ]
         lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
     first = next(iter(results.values()))
     lines += [
         "",
-        f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions.",
+        f"Held-out: {first['num_prompts']} puzzles, greedy decoding. Readability columns are shares of completions. "
+        f"The best target-blind template (`{first.get('template', '?')}`) is the most one fixed answer shape "
+        "solves on these puzzles, never reading the target; the top answer shape's share is of each model's answers.",
     ]
     if filter_stats:
         from r1lite.r1.rejection import describe  # noqa: PLC0415 - heavy: --help and the YAML checks skip it

@@ -270,7 +270,9 @@ def needed_puzzles(baseline: float, margin: float = 0.15, limit: int = 100_000) 
     baseline's (Wilson intervals, both measured on that many puzzles)."""
     from r1lite.task.evaluation import wilson_interval  # noqa: PLC0415 - evaluation imports this module
 
-    better = min(1.0, baseline + margin)
+    better = baseline + margin
+    if better > 1.0:
+        return limit  # no set can show it
     n = 8
     while n < limit:
         if wilson_interval(round(better * n), n)[0] > wilson_interval(round(baseline * n), n)[1]:

@@ -14,6 +14,7 @@ import datasets
 from r1lite.config import TaskConfig
 from r1lite.errors import ConfigError, PathNotFoundError
 from r1lite.task import countdown
+from r1lite.task.baselines import twin_puzzles
 from r1lite.task.prompts import add_prompts
 
 
@@ -50,6 +51,20 @@ def build_datasets(task: TaskConfig, tokenizer):
 def heldout_dataset(task: TaskConfig, tokenizer):
     """The held-out split at the recipe's difficulty (min_numbers ... target_max), with prompts."""
     return with_prompts(countdown.heldout(task.eval_puzzles, **task.difficulty), task, tokenizer)
+
+
+def twin_dataset(heldout, task: TaskConfig, tokenizer, target_range: tuple[int, int] | None = None, seed: int = 0):
+    """The target twins of a held-out split (``r1lite.task.baselines.twin_puzzles``), with prompts: each puzzle
+    with the same numbers and another reachable target in ``target_range`` (default: the task's), and its
+    original target as ``twin_of``. Puzzles without another reachable target have no twin."""
+    target_range = target_range or (task.target_min, task.target_max)
+    rows = [{"nums": list(r["nums"]), "target": int(r["target"])} for r in heldout]
+    twins = [
+        {"nums": t["nums"], "target": t["target"], "twin_of": t["twin_of"]}
+        for t in twin_puzzles(rows, target_range, seed=seed)
+        if t is not None
+    ]
+    return with_prompts(datasets.Dataset.from_list(twins), task, tokenizer)
 
 
 class LevelSwitch:

@@ -8,6 +8,7 @@ and the results are gathered, so it works under DDP, DeepSpeed and FSDP alike.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -17,7 +18,10 @@ from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from r1lite.errors import ConfigError
+from r1lite.task.baselines import answer_shape, best_template, diversity, needed_puzzles, probe
 from rewards.countdown import equation_reward, format_reward
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +36,14 @@ class EvalResult:
     mean_length: float  # completion tokens
     truncation_rate: float  # completions that hit max_new_tokens without ending
     samples: list[dict]
+    # What a model that never reads the target reaches on the same puzzles (r1lite.task.baselines):
+    template: str = ""  # the best target-blind answer template, chosen with hindsight on these puzzles
+    template_accuracy: float = 0.0  # the share of the puzzles it solves
+    accuracy_off_template: float | None = None  # the model's accuracy on the puzzles the template misses
+    answer_shapes: int = 0  # distinct answer shapes among the model's answers
+    top_shape: str | None = None  # the most common one
+    top_shape_share: float = 0.0  # its share of the answers
+    twins: dict | None = None  # the target probe (evaluate(twins=...)): pairs, changed_share, twin_accuracy, samples
 
     @property
     def accuracy_interval(self) -> tuple[float, float]:
@@ -40,12 +52,45 @@ class EvalResult:
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         keys = ("accuracy", "pass_at_k", "format_rate", "mean_length", "truncation_rate")
+        keys += ("template_accuracy", "answer_shapes", "top_shape_share")
         low, high = self.accuracy_interval
-        return {
+        out = {
             **{prefix + key: float(getattr(self, key)) for key in keys},
             prefix + "accuracy_low": low,
             prefix + "accuracy_high": high,
         }
+        if self.accuracy_off_template is not None:
+            out[prefix + "accuracy_off_template"] = float(self.accuracy_off_template)
+        if self.twins is not None:
+            out[prefix + "twin_changed_share"] = float(self.twins["changed_share"])
+            out[prefix + "twin_accuracy"] = float(self.twins["twin_accuracy"])
+        return out
+
+    def baseline_lines(self) -> list[str]:
+        """The accuracy beside what a target-blind model reaches, the answer shapes and the probe, as text lines."""
+        n = self.num_prompts
+        solved = round(self.template_accuracy * n)
+        low, high = wilson_interval(solved, n)
+        lines = [
+            f"accuracy {self.accuracy:.1%} (95% interval {self.accuracy_interval[0]:.1%}-"
+            f"{self.accuracy_interval[1]:.1%}) on {n} puzzles",
+            f"best target-blind template: {self.template}: {solved}/{n} ({self.template_accuracy:.1%}, 95% interval "
+            f"{low:.1%}-{high:.1%})",
+        ]
+        if self.accuracy_off_template is not None:
+            lines.append(f"accuracy on the {n - solved} puzzles the template misses: {self.accuracy_off_template:.1%}")
+        if self.top_shape is not None:
+            lines.append(
+                f"answer shapes: {self.answer_shapes} distinct; the most common, {self.top_shape}, "
+                f"takes {self.top_shape_share:.0%} of the answers"
+            )
+        if self.twins is not None:
+            t = self.twins
+            lines.append(
+                f"target twins (same numbers, another target): the answer changed on {t['changed']}/{t['pairs']} "
+                f"({t['changed_share']:.0%}); twins solved {t['twin_correct']}/{t['pairs']} ({t['twin_accuracy']:.1%})"
+            )
+        return lines
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,7 +123,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def _rows(dataset) -> list[dict]:
-    return [{"prompt": r["prompt"], "nums": list(r["nums"]), "target": int(r["target"])} for r in dataset]
+    """prompt, nums, target (and twin_of, the original target of a target twin) of each row."""
+    return [
+        {
+            "prompt": r["prompt"],
+            "nums": list(r["nums"]),
+            "target": int(r["target"]),
+            **({"twin_of": int(r["twin_of"])} if r.get("twin_of") is not None else {}),
+        }
+        for r in dataset
+    ]
 
 
 def stop_criteria(tokenizer, stop_strings: Sequence[str]):
@@ -171,11 +225,17 @@ def evaluate(
     accelerator=None,
     progress: bool = True,
     stop_strings: Sequence[str] = (),
+    twins=None,
+    check_size: bool = True,
 ) -> EvalResult:
     """Score a model on a data set with columns prompt, nums, target (e.g. the held-out split).
 
     Greedy (temperature 0) with one sample gives pass@1; with num_samples=k and temperature > 0, the
-    reported pass_at_k is the unbiased pass@k and accuracy the mean per-sample accuracy.
+    reported pass_at_k is the unbiased pass@k and accuracy the mean per-sample accuracy. Beside it, the
+    best target-blind template of the same puzzles and the answers' shapes (``target_blind``). ``twins``
+    (``r1lite.task.data.twin_dataset``): the same puzzles with other targets, evaluated too, for the
+    target probe (``EvalResult.twins``). ``check_size``: warn once when the set is too small to tell a model
+    15 points above the template from it.
     """
     rows = _rows(dataset)
     if not rows:
@@ -224,6 +284,7 @@ def evaluate(
                 format=formatted[i],
                 length=length,
                 truncated=truncated,
+                **({"twin_of": row["twin_of"]} if "twin_of" in row else {}),
             )
         )
     if accelerator is not None and accelerator.num_processes > 1:
@@ -232,7 +293,9 @@ def evaluate(
     by_prompt: dict[tuple, list[float]] = {}
     for s in samples:
         by_prompt.setdefault((tuple(s["nums"]), s["target"]), []).append(s["correct"])
-    return EvalResult(
+    for s in samples:
+        s["shape"] = answer_shape(s["completion"], s["nums"])
+    result = EvalResult(
         num_prompts=len(by_prompt),
         num_samples=num_samples,
         accuracy=sum(s["correct"] for s in samples) / n,
@@ -241,4 +304,80 @@ def evaluate(
         mean_length=sum(s["length"] for s in samples) / n,
         truncation_rate=sum(s["truncated"] for s in samples) / n,
         samples=samples,
+        **target_blind(samples, check_size),
     )
+    if twins is not None:
+        if num_samples != 1:
+            raise ConfigError("the target probe compares one answer per puzzle: evaluate twins with num_samples 1")
+        twin_result = evaluate(
+            model,
+            tokenizer,
+            twins,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            temperature=temperature,
+            top_p=top_p,
+            accelerator=accelerator,
+            progress=progress,
+            stop_strings=stop_strings,
+            check_size=False,
+        )
+        result.twins = twin_probe(samples, twin_result.samples)
+    return result
+
+
+def target_blind(samples: list[dict], check_size: bool = True) -> dict:
+    """EvalResult's target-blind fields over scored samples (nums, target, correct, shape): the best template
+    of their puzzles, the accuracy on the puzzles it misses, the answer shapes (r1lite.task.baselines)."""
+    puzzles: dict[tuple, dict] = {}  # first-seen order
+    for s in samples:
+        puzzles.setdefault((tuple(s["nums"]), s["target"]), {"nums": list(s["nums"]), "target": s["target"]})
+    baseline = best_template(list(puzzles.values()))
+    missed = {key for key, hit in zip(puzzles, baseline.hits, strict=True) if not hit}
+    off = [s["correct"] for s in samples if (tuple(s["nums"]), s["target"]) in missed]
+    shapes = diversity([s["shape"] for s in samples])
+    if check_size:
+        _warn_if_too_few(len(puzzles), baseline)
+    return dict(
+        template=baseline.name,
+        template_accuracy=baseline.accuracy,
+        accuracy_off_template=sum(off) / len(off) if off else None,
+        answer_shapes=shapes.shapes,
+        top_shape=shapes.top,
+        top_shape_share=shapes.top_share,
+    )
+
+
+_warned: set[tuple[int, int]] = set()
+
+
+def _warn_if_too_few(n: int, baseline) -> None:
+    """One warning per set size: too few puzzles to tell a model 15 points above the template from it."""
+    needed = needed_puzzles(baseline.accuracy)
+    if n < needed and (n, needed) not in _warned:
+        _warned.add((n, needed))
+        logger.warning(
+            "%d held-out puzzles cannot tell a model 15 points above the best target-blind template (%s, %.0f%%) "
+            "from it (their 95%% intervals overlap): use at least %d (eval_puzzles)",
+            n,
+            baseline.name,
+            100 * baseline.accuracy,
+            needed,
+        )
+
+
+def twin_probe(samples: list[dict], twin_samples: list[dict]) -> dict:
+    """The target probe over the puzzles that have a twin: does the answer change when only the target does?"""
+    by_key = {(tuple(s["nums"]), s["target"]): s for s in samples}
+    pairs = [(by_key[(tuple(t["nums"]), t["twin_of"])], t) for t in twin_samples]
+    result = probe(
+        [o["completion"] for o, _ in pairs], [t["completion"] for _, t in pairs], [t["correct"] for _, t in pairs]
+    )
+    return {
+        "pairs": result.pairs,
+        "changed": result.changed,
+        "changed_share": result.changed_share,
+        "twin_correct": result.twin_correct,
+        "twin_accuracy": result.twin_accuracy,
+        "samples": twin_samples,
+    }

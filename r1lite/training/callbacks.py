@@ -32,12 +32,16 @@ class HeldoutEvalCallback(TrainerCallback):
         batch_size: int = 32,
         stop_strings=(),
         levels=(),
+        twins=None,
+        level_twins=(),
     ):
         self.dataset = dataset
         self.levels = list(
             levels
         )  # a curriculum's held-out split per level (None: same as dataset), as eval/level<k>/*
         self.stop_strings = list(stop_strings)
+        self.twins = twins  # the target twins of dataset (r1lite.task.data.twin_dataset), probed in the final eval
+        self.level_twins = list(level_twins)  # the same per curriculum level (None where the level has none)
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.every = every
@@ -45,7 +49,7 @@ class HeldoutEvalCallback(TrainerCallback):
         self.batch_size = batch_size
         self.trainer = None  # set by build_trainer: evaluation needs the accelerator and the wrapped model
 
-    def _evaluate(self, dataset):
+    def _evaluate(self, dataset, twins=None):
         trainer = self.trainer
         return evaluate(
             trainer.accelerator.unwrap_model(trainer.model),
@@ -56,14 +60,17 @@ class HeldoutEvalCallback(TrainerCallback):
             accelerator=trainer.accelerator,
             progress=trainer.accelerator.is_main_process,
             stop_strings=self.stop_strings,
+            twins=twins,
         )
 
-    def _run(self, state, name: str | None = None):
+    def _run(self, state, name: str | None = None, probe: bool = False):
         trainer = self.trainer
-        result = self._evaluate(self.dataset)
+        result = self._evaluate(self.dataset, self.twins if probe else None)
         metrics = result.metrics()
+        level_twins = self.level_twins if probe and self.level_twins else [None] * len(self.levels)
         levels = [
-            result if dataset is None else self._evaluate(dataset) for dataset in self.levels
+            result if dataset is None else self._evaluate(dataset, twins)
+            for dataset, twins in zip(self.levels, level_twins, strict=True)
         ]  # None: the main split
         for k, level in enumerate(levels):
             metrics.update(level.metrics(prefix=f"eval/level{k}/"))
@@ -78,6 +85,10 @@ class HeldoutEvalCallback(TrainerCallback):
                     levels_out = {"levels": [level.to_dict() for level in levels]} if levels else {}
                     json.dump({"step": state.global_step, **result.to_dict(), **levels_out}, f, indent=1)
             logger.info("held-out eval at step %d: %s", state.global_step, metrics)
+            if name == "final.json":
+                for k, level in enumerate(levels or [result]):
+                    title = f"level {k}" if levels else "held-out"
+                    logger.info("final %s evaluation:\n  %s", title, "\n  ".join(level.baseline_lines()))
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.every and state.global_step == 0:
@@ -89,7 +100,7 @@ class HeldoutEvalCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.at_end:
-            self._run(state, "final.json")
+            self._run(state, "final.json", probe=True)
 
 
 class RewardProgressCallback(TrainerCallback):

@@ -19,7 +19,7 @@ from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lit
 from r1lite.errors import ConfigError
 from r1lite.models import load_model, load_tokenizer, peak_memory_gb, resolve_model_path, training_dtype
 from r1lite.requirements import check_features, report_to_list
-from r1lite.task.data import LevelSwitch, build_curriculum_datasets, build_datasets, heldout_dataset
+from r1lite.task.data import LevelSwitch, build_curriculum_datasets, build_datasets, heldout_dataset, twin_dataset
 from r1lite.task.record import write_task_record
 from r1lite.training.callbacks import HeldoutEvalCallback, RewardProgressCallback
 from r1lite.training.cpu import configure_cpu
@@ -93,6 +93,15 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
             batch_size=task.eval_batch_size,
             stop_strings=training.stop_strings,
             levels=level_heldouts,
+            twins=twin_dataset(eval_dataset, task, tokenizer) if task.eval_twins else None,
+            level_twins=[
+                None
+                if heldout is None
+                else twin_dataset(heldout, task, tokenizer, (level.target_min, level.target_max))
+                for heldout, level in zip(level_heldouts, task.curriculum.levels, strict=True)
+            ]
+            if task.eval_twins and level_heldouts
+            else (),
         )
         extra.append(eval_cb)
     curriculum_cb = None
