@@ -310,10 +310,38 @@ class R1ZeroConfig(GRPOConfig):
         },
     )
 
+    guard_window: int = field(
+        default=3,
+        metadata={"help": "Collapse guards (r1lite/inspection/guards.py): steps in a row a condition must hold."},
+    )
+    guard_template_share: float = field(
+        default=0.8,
+        metadata={
+            "help": "Warn when the most common answer shape takes at least this share of a step's answers "
+            "(template collapse); 0 turns the guard off."
+        },
+    )
+    guard_format_steps: int = field(
+        default=8,
+        metadata={"help": "Warn when the format is saturated and accuracy stays 0 for this many steps; 0: off."},
+    )
+    guard_length_ratio: float = field(
+        default=0.3,
+        metadata={"help": "Warn when the mean length falls below this share of its largest value so far; 0: off."},
+    )
+    guard_entropy: float = field(
+        default=0.05,
+        metadata={"help": "Warn when TRL's mean token entropy falls below this (entropy collapse); 0: off."},
+    )
+
     def __post_init__(self) -> None:
         if not self.speedups:  # one switch for the whole speed layer: TRL's path
             for name in SPEED_SWITCHES:
                 setattr(self, name, False)
+        guards = ("guard_window", "guard_template_share", "guard_format_steps", "guard_length_ratio", "guard_entropy")
+        for name in guards:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (off) or positive, got {getattr(self, name)}")
         if self.dynamic_sampling_max_rounds < 1:
             raise ConfigError(
                 f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}"

@@ -93,8 +93,8 @@ COMPLETIONS = [
         " 3 * 4 = 12, 12 + 2 = 14.</think>\n<answer>3 * 4 + 2</answer>",
         [2, 3, 4],
         14,
-        dict(formatted=True, correct=True, reflections=0, candidates=2),
-    ),  # the worked example: right and well formed
+        dict(formatted=True, correct=True, reflections=0, candidates=2, shape="b * c + a"),
+    ),  # the worked example: right and well formed; its answer's shape in the puzzle's letters
     (
         " 2 + 3 = 5, wait, that's not right.</think><answer>2 + 3</answer>",
         [2, 3, 4],
@@ -127,7 +127,7 @@ COMPLETIONS = [
 @pytest.mark.parametrize("text,nums,target,expected", COMPLETIONS, ids=[f"b{i}" for i in range(len(COMPLETIONS))])
 def test_completion_behaviour(text, nums, target, expected):
     (fields,) = completion_behaviour([text], [nums], [target])
-    assert set(fields) == {"formatted", "correct", "reflections", "candidates", "answer_position"}
+    assert set(fields) == {"formatted", "correct", "reflections", "candidates", "answer_position", "shape"}
     for key, value in expected.items():
         assert fields[key] == value, key
 
@@ -159,6 +159,7 @@ def test_summarize():
             reflection_rate=0.5,
             reflections_mean=0.75,
             candidates_mean=0.5,
+            top_shape_share=0.5,  # two answers, two shapes: "a + b" and "n" (9 is not a puzzle number)
             answer_position_mean=(
                 texts[0].index("<answer>") / len(texts[0]) + texts[1].index("<answer>") / len(texts[1])
             )
@@ -166,7 +167,7 @@ def test_summarize():
         )
     )
     none_answered = summarize(completion_behaviour(["x"]), [5], [False])
-    assert "answer_position_mean" not in none_answered and "accuracy" not in none_answered  # absent, never NaN
+    assert not {"answer_position_mean", "accuracy", "top_shape_share"} & set(none_answered)  # absent, never NaN
     assert summarize([], [], []) == {}
 
 

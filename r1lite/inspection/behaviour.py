@@ -17,6 +17,8 @@ over the completion text (never evaluated: arithmetic goes through ``rewards.saf
     answer_position  float | None where the last complete ``<answer>`` block starts, as a fraction of the
                                   completion's characters (0: answers at once, near 1: after long reasoning);
                                   None without an answer block
+    shape            str | None   the answer's shape in the puzzle's letters (``a - b + c``:
+                                  ``r1lite.task.baselines.answer_shape``); None without a readable answer
 
     per batch (``summarize``; the trainer logs each as ``behaviour/<name>`` every step)
     format_rate, answer_rate, accuracy          fractions of completions
@@ -25,6 +27,8 @@ over the completion text (never evaluated: arithmetic goes through ``rewards.saf
     reflection_rate                              fraction with at least one reflection phrase
     reflections_mean, candidates_mean            per completion
     answer_position_mean                         over completions with an answer (absent when none has one)
+    top_shape_share                              the most common answer shape's share of the readable answers
+                                                 (absent when none has one; the template collapse guard reads it)
 
 All of it is regular expressions and string searches, linear in the text: about as cheap as the
 rewards themselves (a 100 kB completion stays in the milliseconds).
@@ -36,6 +40,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
+from r1lite.task.baselines import answer_shape, diversity
 from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, equation_reward, format_reward
 
 # What counts as a reflection. Multi-word phrases match across any whitespace; "'" also matches "’".
@@ -70,7 +75,7 @@ DEFAULT_REFLECTION_WORDS: tuple[str, ...] = (
 # character outside it, so matching stays linear in the text (100 kB inputs in tests/test_behaviour.py).
 _EXPRESSION = re.compile(r"[0-9](?<![0-9][0-9])[0-9]*(?:[ \t()]*[-+*/×÷x][ \t()]*[0-9]+)+")
 
-BEHAVIOUR_FIELDS = ("formatted", "correct", "reflections", "candidates", "answer_position")
+BEHAVIOUR_FIELDS = ("formatted", "correct", "reflections", "candidates", "answer_position", "shape")
 
 
 def _trie(words: Iterable[str]) -> str:
@@ -210,6 +215,7 @@ def completion_behaviour(
         for i, score in zip(scorable, scores, strict=True):
             correct[i] = score == 1.0
     patterns = _reflection_patterns(tuple(DEFAULT_REFLECTION_WORDS if words is None else words))
+    scorable_set = set(scorable)
     return [
         dict(
             formatted=formatted[i] == 1.0,
@@ -217,6 +223,7 @@ def completion_behaviour(
             reflections=len(_matches(text, patterns)),
             candidates=len(candidate_expressions(text)),
             answer_position=answer_position(text),
+            shape=answer_shape(text, nums[i]) if i in scorable_set else None,
         )
         for i, text in enumerate(texts)
     ]
@@ -258,4 +265,7 @@ def summarize(behaviour: Sequence[dict], lengths: Sequence[int], truncated: Sequ
         metrics["accuracy"] = sum(scored) / len(scored)
     if positions:
         metrics["answer_position_mean"] = sum(positions) / len(positions)
+    shapes = diversity([b.get("shape") for b in behaviour])
+    if shapes.answered:
+        metrics["top_shape_share"] = shapes.top_share
     return metrics

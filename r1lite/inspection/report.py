@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from r1lite.inspection.behaviour import expression_spans, reflection_matches
+from r1lite.inspection.guards import Alarm, run_alarms
 from r1lite.inspection.runlog import (
     best_and_worst,
     curriculum_steps,
@@ -68,7 +69,7 @@ CURVES: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
 }
 
 
-def _draw(ax, steps: pd.DataFrame, name: str) -> None:
+def _draw(ax, steps: pd.DataFrame, name: str, alarms: Iterable[Alarm] = ()) -> None:
     title, ylabel, series = CURVES[name]
     x = steps.index.to_numpy()
     low, high = 0.0, 0.0  # the axis always shows 0; a curve that stays at 0 gets a 0..1 axis, not a hairline
@@ -90,6 +91,8 @@ def _draw(ax, steps: pd.DataFrame, name: str) -> None:
             label="10th-90th percentile",
         )
         high = max(high, steps["length_p90"].max())
+    for alarm in alarms:  # where a collapse guard tripped (r1lite.inspection.guards)
+        ax.axvline(alarm.step, linestyle=":", color="tab:red", alpha=0.8, label=f"guard: {alarm.guard}")
     span = high - low if high > low else 1.0
     ax.set_ylim(low - 0.03 * span, low + 1.05 * span)
     ax.set_title(title)
@@ -102,30 +105,37 @@ def _draw(ax, steps: pd.DataFrame, name: str) -> None:
         ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="grey")
 
 
-def plot_curve(steps: pd.DataFrame, name: str) -> Figure:
-    """One curve of ``CURVES`` against step, from ``runlog.step_metrics``."""
+def plot_curve(steps: pd.DataFrame, name: str, alarms: Iterable[Alarm] = ()) -> Figure:
+    """One curve of ``CURVES`` against step, from ``runlog.step_metrics``; ``alarms``: dotted lines where collapse
+    guards tripped."""
     if name not in CURVES:
         raise ValueError(f"unknown curve {name!r}; known: {', '.join(CURVES)}")
     fig = Figure(figsize=(6, 3.6), layout="constrained")
-    _draw(fig.add_subplot(), steps, name)
+    _draw(fig.add_subplot(), steps, name, alarms)
     return fig
 
 
-def plot_curves(steps: pd.DataFrame) -> dict[str, Figure]:
+def plot_curves(steps: pd.DataFrame, alarms: Iterable[Alarm] = ()) -> dict[str, Figure]:
     """Every curve of ``CURVES``; the curriculum's only for a run that has one."""
-    return {name: plot_curve(steps, name) for name in CURVES if name != "curriculum" or "curriculum_level" in steps}
+    alarms = list(alarms)
+    return {
+        name: plot_curve(steps, name, alarms) for name in CURVES if name != "curriculum" or "curriculum_level" in steps
+    }
 
 
 def plot_overview(
-    steps: pd.DataFrame, names: Iterable[str] = ("reward", "accuracy", "length", "reflection")
+    steps: pd.DataFrame,
+    names: Iterable[str] = ("reward", "accuracy", "length", "reflection"),
+    alarms: Iterable[Alarm] = (),
 ) -> Figure:
     """Several curves side by side in one figure (default: reward, accuracy, length, reflection rate)."""
     names = list(names)
     cols = min(len(names), 2)
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(6 * cols, 3.4 * rows), layout="constrained")
+    alarms = list(alarms)
     for i, name in enumerate(names):
-        _draw(fig.add_subplot(rows, cols, i + 1), steps, name)
+        _draw(fig.add_subplot(rows, cols, i + 1), steps, name, alarms)
     return fig
 
 
@@ -311,9 +321,10 @@ def write_report(
     out = Path(out) if out is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
 
-    figures = plot_curves(steps)
+    alarms = run_alarms(run_dir, steps)
+    figures = plot_curves(steps, alarms)
     figures["overview"] = plot_overview(
-        steps, ("reward", "accuracy", "length", "curriculum" if "curriculum_level" in steps else "reflection")
+        steps, ("reward", "accuracy", "length", "curriculum" if "curriculum_level" in steps else "reflection"), alarms
     )
     history = heldout_history(run_dir)
     if history is not None:
@@ -343,6 +354,15 @@ def write_report(
         f"<table border=1 cellpadding=4><tr><th></th><th>step {steps.index[0]}</th>"
         f"<th>step {steps.index[-1]}</th></tr>"
         f"{summary_rows}</table>",
+        *(
+            [
+                "<h2>Collapse guards</h2><ul>"
+                + "".join(f"<li>step {a.step}: {html.escape(a.message)}</li>" for a in alarms)
+                + "</ul>"
+            ]
+            if alarms
+            else []
+        ),
     ]
     final = run_dir / "eval" / "final.json"
     if final.exists():

@@ -181,10 +181,11 @@ def step_metrics(df: pd.DataFrame) -> pd.DataFrame:
     reward_columns = [c for c in df.columns if c.startswith("rewards/")]
     rows = []
     for step, group in df.groupby("step", sort=True):
-        behaviour = group[list(BEHAVIOUR_FIELDS)].to_dict("records")
+        behaviour = group[[f for f in BEHAVIOUR_FIELDS if f in group]].to_dict("records")  # older logs: no shape
         for b in behaviour:  # pandas gives NaN for a missing position or puzzle; summarize expects None
             b["answer_position"] = None if pd.isna(b["answer_position"]) else b["answer_position"]
             b["correct"] = None if pd.isna(b["correct"]) else bool(b["correct"])
+            b["shape"] = b["shape"] if isinstance(b.get("shape"), str) else None
         lengths = group["length"].fillna(0).astype(int).tolist()
         truncated = group["truncated"].fillna(False).astype(bool).tolist()
         row = {"step": int(step), "completions": len(group), "reward": group["reward"].mean()}

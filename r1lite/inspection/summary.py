@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from r1lite.errors import PathNotFoundError
+from r1lite.inspection.guards import GuardSettings, check
 from rewards.countdown import extract_answer
 
 COLUMNS = [
@@ -50,6 +51,10 @@ def run_table(run_dir: str | Path) -> str:
         last = h
         cells = [f"{h[key]:.3g}" if key in h else "" for key, _ in shown]
         lines.append(f"| {h.get('step', '')} | " + " | ".join(cells) + " |")
+    alarms = check(summary["log_history"], GuardSettings.from_config(summary.get("trainer", {})))
+    if alarms:
+        lines += ["", "Collapse guards (r1lite/inspection/guards.py):"]
+        lines += [f"- step {alarm.step}: {alarm.message}" for alarm in alarms]
     final = run_dir / "eval" / "final.json"
     if final.exists():
         ev = json.loads(final.read_text())

@@ -9,6 +9,7 @@ import os
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
+from r1lite.inspection.guards import GuardSettings, check
 from r1lite.task.evaluation import evaluate
 
 logger = logging.getLogger(__name__)
@@ -127,3 +128,23 @@ class RewardProgressCallback(TrainerCallback):
         bar = next((cb.training_bar for cb in callbacks if isinstance(cb, ProgressCallback)), None)
         if bar is not None:
             bar.set_postfix(self.postfix, refresh=False)
+
+
+class CollapseGuardCallback(TrainerCallback):
+    """Warns once per collapse guard (``r1lite.inspection.guards``) as the step metrics are logged."""
+
+    def __init__(self, settings: GuardSettings):
+        self.settings = settings
+        self.records: list[dict] = []
+        self.said: set[str] = set()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "behaviour/format_rate" not in logs:
+            return
+        self.records.append({"step": state.global_step, **logs})
+        for alarm in check(self.records, self.settings):
+            if alarm.guard not in self.said:
+                self.said.add(alarm.guard)
+                logger.warning(
+                    "collapse guard at step %d: %s (r1lite/inspection/guards.py)", alarm.step, alarm.message
+                )

@@ -17,11 +17,12 @@ from trl import ModelConfig, get_peft_config
 
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
 from r1lite.errors import ConfigError
+from r1lite.inspection.guards import GuardSettings
 from r1lite.models import load_model, load_tokenizer, peak_memory_gb, resolve_model_path, training_dtype
 from r1lite.requirements import check_features, report_to_list
 from r1lite.task.data import LevelSwitch, build_curriculum_datasets, build_datasets, heldout_dataset, twin_dataset
 from r1lite.task.record import write_task_record
-from r1lite.training.callbacks import HeldoutEvalCallback, RewardProgressCallback
+from r1lite.training.callbacks import CollapseGuardCallback, HeldoutEvalCallback, RewardProgressCallback
 from r1lite.training.cpu import configure_cpu
 from r1lite.training.curriculum import CurriculumCallback
 from r1lite.training.reward_guard import checked
@@ -82,7 +83,7 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
     # 2. The model.
     model = load_policy(model_args)
     eval_cb = None
-    extra = list(callbacks)
+    extra = [*callbacks, CollapseGuardCallback(GuardSettings.from_config(training))]
     if task.eval_every or task.eval_at_end:
         eval_cb = HeldoutEvalCallback(
             eval_dataset,
