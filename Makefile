@@ -22,11 +22,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/r1lite fetch-model
 	touch $@
 
+# One process, launch options named so accelerate does not warn that it guessed them (the recipe sets the dtype).
+LAUNCH := $(BIN)/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no
+
 zero: setup
-	$(BIN)/accelerate launch recipes/zero.py $(ARGS)
+	$(LAUNCH) recipes/zero.py $(ARGS)
 
 pipeline: setup
-	$(BIN)/accelerate launch recipes/pipeline.py $(ARGS)
+	$(LAUNCH) recipes/pipeline.py $(ARGS)
 
 test: setup quality
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -143,6 +143,13 @@ class TaskConfig:
         default=0, metadata={"help": "Evaluate on the held-out split every N optimizer steps (0: only at the end)."}
     )
     eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
+    eval_at_start: bool = field(
+        default=False,
+        metadata={
+            "help": "Evaluate the starting model too (also done whenever eval_every is set), so the run ends with a "
+            "before-and-after table on the same puzzles."
+        },
+    )
     eval_twins: bool = field(
         default=True,
         metadata={

@@ -92,11 +92,11 @@ def length_reward(tmp_path, monkeypatch):
     return ["--reward_funcs", "equation_reward", "my_rewards:length_reward"]
 
 
-def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_path, length_reward):
+def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_path, length_reward, capsys):
     from transformers import AutoModelForCausalLM
 
     before = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()
-    summary = zero.main(tiny_recipe + length_reward)
+    summary = zero.main(tiny_recipe + length_reward + ["--eval_at_start", "true"])
     run = tmp_path / "run"
     assert summary["steps"] == 2
     assert 0.1 < summary["peak_memory_gb"] < 64  # written for the memory comparisons (bench/README.md)
@@ -134,6 +134,11 @@ def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_pa
 
     table = run_table(run)
     assert "| 2 |" in table and "Held-out (8 puzzles" in table
+    # the run ends by printing the before-and-after table with the template baseline, and what to open next
+    assert (run / "eval" / "step-000000.json").exists() and final["twins"]["pairs"] > 0
+    printed = capsys.readouterr().out
+    assert "Before and after, on the same held-out puzzles" in printed and "best target-blind template" in printed
+    assert f"r1lite report {run}" in printed
 
 
 def test_resume_continues_with_the_same_batches(tmp_path, tiny_model_path, length_reward):

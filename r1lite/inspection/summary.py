@@ -157,3 +157,31 @@ def before_and_after(before: dict, after: dict) -> list[str]:
                 f"- end: `{y['completion'].strip()}`",
             ]
     return lines
+
+
+def closing_lines(run_dir: str | Path) -> list[str]:
+    """What a finished R1-Zero run prints last: the held-out result before and after training with the best
+    target-blind template beside it, the collapse guards that tripped, where the run is and what to open next."""
+    run_dir = Path(run_dir)
+    lines = ["", f"Run finished: {run_dir}"]
+    final, start = run_dir / "eval" / "final.json", run_dir / "eval" / "step-000000.json"
+    if final.exists():
+        ev = json.loads(final.read_text())
+        if start.exists():
+            lines += before_and_after(json.loads(start.read_text()), ev)
+        else:
+            lines.append(f"Held-out accuracy at the end: {_interval(ev)} on {ev['num_prompts']} puzzles")
+        lines += ["", *target_blind_lines(ev)]
+    summary = run_dir / "run_summary.json"
+    if summary.exists():
+        data = json.loads(summary.read_text())
+        alarms = check(data["log_history"], GuardSettings.from_config(data.get("trainer", {})))
+        lines += [f"- collapse guard at step {a.step}: {a.message}" for a in alarms]
+    lines += [
+        "",
+        "Next:",
+        f"  r1lite summary {run_dir}      # reward, accuracy and time per step",
+        f"  r1lite report {run_dir}       # curves and sample completions: {run_dir / 'report' / 'report.html'}",
+        "  notebooks/inspect_rollouts.ipynb   # read the completions step by step",
+    ]
+    return lines

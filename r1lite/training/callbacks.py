@@ -30,6 +30,7 @@ class HeldoutEvalCallback(TrainerCallback):
         max_new_tokens: int,
         every: int = 0,
         at_end: bool = True,
+        at_start: bool = False,
         batch_size: int = 32,
         stop_strings=(),
         levels=(),
@@ -47,6 +48,7 @@ class HeldoutEvalCallback(TrainerCallback):
         self.max_new_tokens = max_new_tokens
         self.every = every
         self.at_end = at_end
+        self.at_start = at_start or bool(every)
         self.batch_size = batch_size
         self.trainer = None  # set by build_trainer: evaluation needs the accelerator and the wrapped model
 
@@ -92,7 +94,7 @@ class HeldoutEvalCallback(TrainerCallback):
                     logger.info("final %s evaluation:\n  %s", title, "\n  ".join(level.baseline_lines()))
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if self.every and state.global_step == 0:
+        if self.at_start and state.global_step == 0:
             self._run(state, "step-000000.json")
 
     def on_step_end(self, args, state, control, **kwargs):

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from dataclasses import asdict
 
 from trl import ModelConfig, get_peft_config
@@ -18,6 +19,7 @@ from trl import ModelConfig, get_peft_config
 from r1lite.config import CONFIGS, R1ZeroConfig, TaskConfig, parse_recipe, r1lite_switches
 from r1lite.errors import ConfigError
 from r1lite.inspection.guards import GuardSettings
+from r1lite.inspection.summary import closing_lines
 from r1lite.models import load_model, load_tokenizer, peak_memory_gb, resolve_model_path, training_dtype
 from r1lite.requirements import check_features, report_to_list
 from r1lite.task.data import LevelSwitch, build_curriculum_datasets, build_datasets, heldout_dataset, twin_dataset
@@ -32,6 +34,10 @@ from r1lite.training.trainer import R1ZeroTrainer
 from rewards import get_reward_funcs
 
 logger = logging.getLogger("r1lite.training.zero")
+# TRL 1.16 calls transformers' gradient-checkpointing names that 5.x deprecates: nothing a recipe can change.
+warnings.filterwarnings(
+    "ignore", message=r"`(is_)?gradient_checkpointing(_enable)?` is deprecated", category=FutureWarning
+)
 
 DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "zero.yaml"
 
@@ -84,12 +90,13 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
     model = load_policy(model_args)
     eval_cb = None
     extra = [*callbacks, CollapseGuardCallback(GuardSettings.from_config(training))]
-    if task.eval_every or task.eval_at_end:
+    if task.eval_every or task.eval_at_end or task.eval_at_start:
         eval_cb = HeldoutEvalCallback(
             eval_dataset,
             tokenizer,
             max_new_tokens=training.max_completion_length,
             every=task.eval_every,
+            at_start=task.eval_at_start,
             at_end=task.eval_at_end,
             batch_size=task.eval_batch_size,
             stop_strings=training.stop_strings,
@@ -131,7 +138,10 @@ def main(argv: list[str] | None = None, callbacks=()) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     task, training, model_args = parse_args(argv)
     with run_folder_lock(training.output_dir, main_process=training.process_index == 0):  # before the model loads
-        return _train(task, training, model_args, callbacks)
+        summary = _train(task, training, model_args, callbacks)
+    if training.process_index == 0:
+        print("\n".join(closing_lines(training.output_dir)), flush=True)
+    return summary
 
 
 def _train(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, callbacks=()) -> dict:
