@@ -3,11 +3,13 @@
 Rewards are looked up by name with `get_reward_funcs(["equation_reward", "format_reward"])`:
 built-ins, dotted paths ("package.module:function") and the "r1lite.rewards" entry-point
 group (see `rewards.registry`). The countdown rules are documented in `rewards.countdown`, the
-graded (partial-credit) rules in `rewards.graded`, the safe expression evaluator in `rewards.safe_math`.
+graded (partial-credit) rules in `rewards.graded`, whether the reasoning's equations are true in
+`rewards.reasoning`, the safe expression evaluator in `rewards.safe_math`.
 """
 
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
+from rewards.reasoning import faithful_reward, reasoning_truth_reward
 from rewards.registry import available_rewards, get_reward_func, get_reward_funcs
 
 __all__ = [
@@ -16,10 +18,12 @@ __all__ = [
     "closeness_reward",
     "equation_reward",
     "exact_numbers_reward",
+    "faithful_reward",
     "format_reward",
     "get_reward_func",
     "get_reward_funcs",
     "numbers_used_reward",
+    "reasoning_truth_reward",
     "shaped_format_reward",
     "tinyzero_reward",
 ]

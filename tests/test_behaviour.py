@@ -8,6 +8,7 @@ import time
 import pytest
 
 from r1lite.inspection.behaviour import (
+    BEHAVIOUR_FIELDS,
     DEFAULT_REFLECTION_WORDS,
     answer_position,
     candidate_expressions,
@@ -127,7 +128,7 @@ COMPLETIONS = [
 @pytest.mark.parametrize("text,nums,target,expected", COMPLETIONS, ids=[f"b{i}" for i in range(len(COMPLETIONS))])
 def test_completion_behaviour(text, nums, target, expected):
     (fields,) = completion_behaviour([text], [nums], [target])
-    assert set(fields) == {"formatted", "correct", "reflections", "candidates", "answer_position", "shape"}
+    assert set(fields) == set(BEHAVIOUR_FIELDS)
     for key, value in expected.items():
         assert fields[key] == value, key
 
@@ -160,6 +161,9 @@ def test_summarize():
             reflections_mean=0.75,
             candidates_mean=0.5,
             top_shape_share=0.5,  # two answers, two shapes: "a + b" and "n" (9 is not a puzzle number)
+            statements_true_rate=1.0,  # one statement, "2 + 3 = 5", true
+            faithful_rate=0.25,
+            unread_statements_mean=0.0,
             answer_position_mean=(
                 texts[0].index("<answer>") / len(texts[0]) + texts[1].index("<answer>") / len(texts[1])
             )

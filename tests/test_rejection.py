@@ -152,3 +152,14 @@ def test_empty_kept_set_says_what_was_sampled(tmp_path, monkeypatch):
     assert not rejection.is_complete(tmp_path / "samples")  # a rerun samples again instead of training on nothing
     lines = (tmp_path / "samples" / "samples.jsonl").read_text().splitlines()
     assert [json.loads(line)["kept"] for line in lines] == [False, False]
+
+
+def test_keep_if_faithful_drops_right_answers_with_false_steps():
+    """keep_if faithful_reward>=1 (rewards.reasoning): of two right answers, the one whose step is false goes."""
+    true_steps = "Let me think. 3 * 4 = 12, and 12 + 2 = 14.</think> <answer>3 * 4 + 2</answer>"
+    false_step = "Let me think. 3 * 4 = 14, so that is it.</think> <answer>3 * 4 + 2</answer>"
+    samples = [_sample(0, true_steps), _sample(1, false_step)]
+    cfg = CleanupConfig(keep_if=["equation_reward>=1", "faithful_reward>=1"])
+    scores = rejection.score(samples, ["equation_reward", "faithful_reward"])
+    kept, reasons, _ = filter_samples(samples, scores, cfg)
+    assert kept == [0] and reasons[1] == ["faithful_reward<1"]

@@ -22,6 +22,8 @@ BUILTINS = sorted(
         "numbers_used_reward",
         "exact_numbers_reward",
         "closeness_reward",
+        "reasoning_truth_reward",
+        "faithful_reward",
     ]
 )
 

@@ -19,6 +19,10 @@ over the completion text (never evaluated: arithmetic goes through ``rewards.saf
                                   None without an answer block
     shape            str | None   the answer's shape in the puzzle's letters (``a - b + c``:
                                   ``r1lite.task.baselines.answer_shape``); None without a readable answer
+    statements, true_statements, unread_statements
+                     int          equations ``expression = value`` stated in the reasoning, those that
+                                  are true, those the parser could not read (``rewards.reasoning``)
+    faithful         bool         at least one statement, every read one true
 
     per batch (``summarize``; the trainer logs each as ``behaviour/<name>`` every step)
     format_rate, answer_rate, accuracy          fractions of completions
@@ -29,6 +33,9 @@ over the completion text (never evaluated: arithmetic goes through ``rewards.saf
     answer_position_mean                         over completions with an answer (absent when none has one)
     top_shape_share                              the most common answer shape's share of the readable answers
                                                  (absent when none has one; the template collapse guard reads it)
+    statements_true_rate                         true statements / read statements (absent when none states one)
+    faithful_rate                                fraction of completions that are faithful
+    unread_statements_mean                       per completion
 
 All of it is regular expressions and string searches, linear in the text: about as cheap as the
 rewards themselves (a 100 kB completion stays in the milliseconds).
@@ -42,6 +49,7 @@ from collections.abc import Iterable, Sequence
 
 from r1lite.task.baselines import answer_shape, diversity
 from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, equation_reward, format_reward
+from rewards.reasoning import read_reasoning
 
 # What counts as a reflection. Multi-word phrases match across any whitespace; "'" also matches "’".
 DEFAULT_REFLECTION_WORDS: tuple[str, ...] = (
@@ -75,7 +83,18 @@ DEFAULT_REFLECTION_WORDS: tuple[str, ...] = (
 # character outside it, so matching stays linear in the text (100 kB inputs in tests/test_behaviour.py).
 _EXPRESSION = re.compile(r"[0-9](?<![0-9][0-9])[0-9]*(?:[ \t()]*[-+*/×÷x][ \t()]*[0-9]+)+")
 
-BEHAVIOUR_FIELDS = ("formatted", "correct", "reflections", "candidates", "answer_position", "shape")
+BEHAVIOUR_FIELDS = (
+    "formatted",
+    "correct",
+    "reflections",
+    "candidates",
+    "answer_position",
+    "shape",
+    "statements",
+    "true_statements",
+    "unread_statements",
+    "faithful",
+)
 
 
 def _trie(words: Iterable[str]) -> str:
@@ -224,9 +243,14 @@ def completion_behaviour(
             candidates=len(candidate_expressions(text)),
             answer_position=answer_position(text),
             shape=answer_shape(text, nums[i]) if i in scorable_set else None,
+            **_reasoning_fields(read_reasoning(text, nums[i] if i in scorable_set else None)),
         )
         for i, text in enumerate(texts)
     ]
+
+
+def _reasoning_fields(r) -> dict:
+    return dict(statements=r.statements, true_statements=r.true, unread_statements=r.unread, faithful=r.faithful)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -265,6 +289,11 @@ def summarize(behaviour: Sequence[dict], lengths: Sequence[int], truncated: Sequ
         metrics["accuracy"] = sum(scored) / len(scored)
     if positions:
         metrics["answer_position_mean"] = sum(positions) / len(positions)
+    stated = sum(b.get("statements", 0) for b in behaviour)
+    if stated:
+        metrics["statements_true_rate"] = sum(b.get("true_statements", 0) for b in behaviour) / stated
+    metrics["faithful_rate"] = sum(bool(b.get("faithful")) for b in behaviour) / n
+    metrics["unread_statements_mean"] = sum(b.get("unread_statements", 0) for b in behaviour) / n
     shapes = diversity([b.get("shape") for b in behaviour])
     if shapes.answered:
         metrics["top_shape_share"] = shapes.top_share

@@ -97,6 +97,13 @@ def target_blind_lines(result: dict) -> list[str]:
             f"- answer shapes: {result['answer_shapes']} distinct; `{result['top_shape']}` takes "
             f"{result['top_shape_share']:.0%} of the answers"
         )
+    if "faithful_rate" in result:
+        right = result.get("faithful_correct_rate")
+        lines.append(
+            f"- faithful reasoning: {result['faithful_rate']:.3f} of completions"
+            + ("" if right is None else f", {right:.3f} of the right ones")
+            + f"; {result.get('unread_statements', 0)} statements unread"
+        )
     twins = result.get("twins")
     if twins:
         lines.append(

@@ -180,6 +180,8 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
 COLUMNS = [
     ("accuracy", "accuracy"),
     ("template_accuracy", "best target-blind template"),
+    ("faithful_rate", "faithful"),
+    ("faithful_correct_rate", "faithful, right answers"),
     ("top_shape_share", "top answer shape"),
     ("format_rate", "format"),
     ("mean_length", "mean tokens"),

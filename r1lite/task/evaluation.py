@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from r1lite.errors import ConfigError
 from r1lite.task.baselines import answer_shape, best_template, diversity, needed_puzzles, probe
 from rewards.countdown import equation_reward, format_reward
+from rewards.reasoning import read_reasoning
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class EvalResult:
     answer_shapes: int = 0  # distinct answer shapes among the model's answers
     top_shape: str | None = None  # the most common one
     top_shape_share: float = 0.0  # its share of the answers
+    # Whether the reasoning's equations are true (rewards.reasoning):
+    faithful_rate: float = 0.0  # completions stating at least one equation, every read one true
+    faithful_correct_rate: float | None = None  # the same among the correct completions
+    statements_true_rate: float | None = None  # true statements / read statements
+    unread_statements: int = 0  # statements the parser could not read (neither true nor false)
     twins: dict | None = None  # the target probe (evaluate(twins=...)): pairs, changed_share, twin_accuracy, samples
 
     @property
@@ -52,15 +58,16 @@ class EvalResult:
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         keys = ("accuracy", "pass_at_k", "format_rate", "mean_length", "truncation_rate")
-        keys += ("template_accuracy", "answer_shapes", "top_shape_share")
+        keys += ("template_accuracy", "answer_shapes", "top_shape_share", "faithful_rate", "unread_statements")
         low, high = self.accuracy_interval
         out = {
             **{prefix + key: float(getattr(self, key)) for key in keys},
             prefix + "accuracy_low": low,
             prefix + "accuracy_high": high,
         }
-        if self.accuracy_off_template is not None:
-            out[prefix + "accuracy_off_template"] = float(self.accuracy_off_template)
+        for key in ("accuracy_off_template", "faithful_correct_rate", "statements_true_rate"):
+            if getattr(self, key) is not None:
+                out[prefix + key] = float(getattr(self, key))
         if self.twins is not None:
             out[prefix + "twin_changed_share"] = float(self.twins["changed_share"])
             out[prefix + "twin_accuracy"] = float(self.twins["twin_accuracy"])
@@ -84,6 +91,11 @@ class EvalResult:
                 f"answer shapes: {self.answer_shapes} distinct; the most common, {self.top_shape}, "
                 f"takes {self.top_shape_share:.0%} of the answers"
             )
+        rate = "" if self.faithful_correct_rate is None else f", {self.faithful_correct_rate:.0%} of the right answers"
+        lines.append(
+            f"faithful reasoning (every stated equation true): {self.faithful_rate:.0%} of completions{rate}; "
+            f"{self.unread_statements} statements unread"
+        )
         if self.twins is not None:
             t = self.twins
             lines.append(
@@ -295,6 +307,9 @@ def evaluate(
         by_prompt.setdefault((tuple(s["nums"]), s["target"]), []).append(s["correct"])
     for s in samples:
         s["shape"] = answer_shape(s["completion"], s["nums"])
+        reasoning = read_reasoning(s["completion"], s["nums"])
+        s.update(statements=reasoning.statements, true_statements=reasoning.true, faithful=reasoning.faithful)
+        s["unread_statements"] = reasoning.unread
     result = EvalResult(
         num_prompts=len(by_prompt),
         num_samples=num_samples,
@@ -305,6 +320,7 @@ def evaluate(
         truncation_rate=sum(s["truncated"] for s in samples) / n,
         samples=samples,
         **target_blind(samples, check_size),
+        **faithfulness(samples),
     )
     if twins is not None:
         if num_samples != 1:
@@ -324,6 +340,18 @@ def evaluate(
         )
         result.twins = twin_probe(samples, twin_result.samples)
     return result
+
+
+def faithfulness(samples: list[dict]) -> dict:
+    """EvalResult's reasoning-truth fields over samples carrying read_reasoning's counts."""
+    stated = sum(s["statements"] for s in samples)
+    correct = [s for s in samples if s["correct"] == 1.0]
+    return dict(
+        faithful_rate=sum(s["faithful"] for s in samples) / len(samples),
+        faithful_correct_rate=sum(s["faithful"] for s in correct) / len(correct) if correct else None,
+        statements_true_rate=sum(s["true_statements"] for s in samples) / stated if stated else None,
+        unread_statements=sum(s["unread_statements"] for s in samples),
+    )
 
 
 def target_blind(samples: list[dict], check_size: bool = True) -> dict:

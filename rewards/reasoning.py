@@ -1,0 +1,152 @@
+"""Reasoning truth: is every equation the model states while thinking true?
+
+R1's clean-up stage should turn right-but-unreadable into right-and-readable reasoning; in countdown
+"readable" can be made exact. The reasoning of a completion (the text before its last ``</think>``,
+else before its answer block) is read for statements ``expression = value``:
+
+- the expression is a run of numbers, ``+ - * / x × ÷`` and parentheses holding at least one
+  operator; the value a number (``7``, ``-3``, ``2.5``, ``7/2``). ``3 = 3`` or ``target = 46`` are
+  no statements (no operator on the left);
+- the expression is parsed by ``rewards.safe_math`` (never ``eval``) and compared with the value in
+  exact arithmetic: the statement is **true** or **false**; one the grammar refuses, or without a
+  number after ``=``, is **unread**, never true or false;
+- a chain ``2 + 3 = 5 + 4 = 9`` is two statements (``2 + 3 = 5`` and ``5 + 4 = 9``).
+
+Per completion (``read_reasoning``): statements (read ones), true ones, unread ones, ``faithful``
+(at least one statement, and every read statement true), ``answer_stated`` (the final answer's
+expression was itself stated, and truly). A statement is **relevant** when its numbers are the
+puzzle's numbers or values of earlier true statements: ``1 + 1 = 2`` in a puzzle of 8, 8 and 20 is
+true but irrelevant.
+
+Rewards (TRL's signature, names in ``rewards.registry``):
+
+    reasoning_truth_reward   true relevant statements / read statements (0 without a relevant one):
+                             stating nothing earns nothing, and true statements about other numbers,
+                             or false ones, dilute the score instead of padding it
+    faithful_reward          1.0 for a faithful completion (for rejection sampling: keep_if
+                             ``faithful_reward>=1``)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from rewards import safe_math
+from rewards.countdown import ANSWER_OPEN, THINK_CLOSE, completion_text, extract_answer
+
+MAX_STATEMENTS = 64  # read at most this many per completion (bounded work on long texts)
+_LHS_CHARS = re.compile(r"[0-9+\-*/x×÷() \t]+$")
+_VALUE = re.compile(r"\s*(-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?)")
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    statements: int  # read statements
+    true: int
+    unread: int
+    relevant_true: int  # true statements over the puzzle's numbers or earlier results
+    answer_stated: bool  # the answer's expression was stated, and truly
+
+    @property
+    def faithful(self) -> bool:
+        return self.statements > 0 and self.true == self.statements
+
+
+def reasoning_part(text: str) -> str:
+    end = text.rfind(THINK_CLOSE)
+    if end < 0:
+        end = text.rfind(ANSWER_OPEN)
+    return text if end < 0 else text[:end]
+
+
+def _value(text: str) -> Fraction | None:
+    text = text.replace(" ", "")
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _expression(lhs: str) -> str | None:
+    """The left side as safe_math's language, or None when it holds no operator between numbers."""
+    lhs = lhs.strip().replace("×", "*").replace("÷", "/")
+    lhs = re.sub(r"(?<=\d)\s*x\s*(?=\d)", " * ", lhs)
+    while lhs.count("(") > lhs.count(")") and lhs.startswith("("):
+        lhs = lhs[1:].strip()  # "(3 + 4 = 7)": the bracket opens the aside, not the expression
+    if "x" in lhs or len(_NUMBER.findall(lhs)) < 2 or not re.search(r"\d\s*\)*\s*[-+*/]", lhs):
+        return None
+    return lhs
+
+
+def statements(text: str) -> list[tuple[str, str | None, Fraction | None]]:
+    """The statements of a reasoning text: (expression text, expression or None if refused, stated value or None)."""
+    found = []
+    for match in re.finditer("=", text):
+        if len(found) >= MAX_STATEMENTS:
+            break
+        start = match.start()
+        head = text[:start]
+        lhs_match = _LHS_CHARS.search(head[-200:])  # an expression runs back to the previous "=" or word
+        if lhs_match is None:
+            continue
+        lhs = lhs_match.group(0)
+        if "=" in lhs:
+            continue
+        expression = _expression(lhs)
+        if expression is None:
+            continue  # no statement: "x = 3", "3 = 3", "target = 46"
+        value = _VALUE.match(text, match.end())
+        found.append((lhs.strip(), expression, _value(value.group(1)) if value else None))
+    return found
+
+
+def read_reasoning(completion: object, nums: Sequence[int] | None = None) -> Reasoning:
+    """Read a completion's reasoning (see the module docstring); ``nums``: the puzzle, for relevance."""
+    text = completion_text(completion) or ""
+    answer = extract_answer(text)
+    answer_key = None if answer is None else re.sub(r"\s+", "", answer)
+    known = {Fraction(n) for n in nums or ()}
+    read = true = unread = relevant_true = 0
+    answer_stated = False
+    for _, expression, value in statements(reasoning_part(text)):
+        parsed = safe_math.parse(expression)
+        computed = parsed.value() if parsed is not None else None
+        if parsed is None or value is None or computed is None:
+            unread += 1
+            continue
+        read += 1
+        if computed != value:
+            continue
+        true += 1
+        if all(Fraction(n) in known for n in parsed.literals):
+            relevant_true += 1
+            known.add(value)
+        if answer_key is not None and re.sub(r"\s+", "", expression) == answer_key:
+            answer_stated = True
+    return Reasoning(read, true, unread, relevant_true, answer_stated)
+
+
+def _puzzles(completions: Sequence[object], kwargs: dict[str, Any]) -> list:
+    nums = kwargs.get("nums")
+    return (
+        list(nums) if isinstance(nums, (list, tuple)) and len(nums) == len(completions) else [None] * len(completions)
+    )
+
+
+def reasoning_truth_reward(prompts: Sequence[object], completions: Sequence[object], **kwargs: Any) -> list[float]:
+    """True relevant statements / read statements; 0.0 without a relevant true statement (module docstring)."""
+    out = []
+    for completion, nums in zip(completions, _puzzles(completions, kwargs), strict=True):
+        r = read_reasoning(completion, nums)
+        out.append(r.relevant_true / r.statements if r.relevant_true else 0.0)
+    return out
+
+
+def faithful_reward(prompts: Sequence[object], completions: Sequence[object], **kwargs: Any) -> list[float]:
+    """1.0 when the reasoning states at least one equation and every equation it states is true."""
+    return [float(read_reasoning(c).faithful) for c in completions]

@@ -1,0 +1,72 @@
+"""Reasoning truth (rewards.reasoning): statements read from the reasoning, checked in exact arithmetic."""
+
+import pytest
+
+from rewards.reasoning import faithful_reward, read_reasoning, reasoning_truth_reward
+
+# (completion, nums, (read, true, unread, relevant true, answer stated), faithful, reasoning_truth_reward)
+CASES = [
+    # the learning recipe's right answer with a false step: the answer is right, the reasoning is not
+    ("8 - 8 + 20 = 10. yes. </think> <answer> 8 - 8 + 20 </answer>", [8, 8, 20], (1, 0, 0, 0, False), False, 0.0),
+    ("19 - 4 + 1 = 53, yes.</think><answer>19 - 4 + 1</answer>", [19, 4, 1], (1, 0, 0, 0, False), False, 0.0),
+    # the sum-collapse run's lines copied the target: false
+    ("21 + 25 + 14 = 32, yes.</think><answer>21 + 25 + 14</answer>", [21, 25, 14], (1, 0, 0, 0, False), False, 0.0),
+    # right and true, step by step; the second step uses the first's result
+    ("3 * 4 = 12, 12 + 2 = 14.</think><answer>3 * 4 + 2</answer>", [2, 3, 4], (2, 2, 0, 2, False), True, 1.0),
+    # the answer's expression itself stated, and true
+    ("8 - 8 + 20 = 20, yes.</think><answer>8 - 8 + 20</answer>", [8, 8, 20], (1, 1, 0, 1, True), True, 1.0),
+    # a chain is two statements
+    ("2 + 3 = 5 + 4 = 9</think>", [2, 3, 4], (2, 2, 0, 2, False), True, 1.0),
+    # one true, one false: unfaithful, half the credit
+    ("3 + 4 = 7, 7 * 2 = 15</think>", [3, 4, 2], (2, 1, 0, 1, False), False, 0.5),
+    # no statement: "3 = 3", "target = 46" have no operator on the left; stating nothing earns nothing
+    ("3 = 3 and target = 46, so</think><answer>3</answer>", [3], (0, 0, 0, 0, False), False, 0.0),
+    ("no reasoning</think><answer>3 + 4</answer>", [3, 4], (0, 0, 0, 0, False), False, 0.0),
+    # true but about other numbers: no credit, and it dilutes (1 relevant of 2 read)
+    ("1 + 1 = 2, 3 + 4 = 7</think>", [3, 4], (2, 2, 0, 1, False), True, 0.5),
+    ("1 + 1 = 2, 2 + 2 = 4, 4 * 4 = 16</think>", [8, 8, 20], (3, 3, 0, 0, False), True, 0.0),  # padding earns 0
+    # other operator signs and an aside in brackets
+    ("(3 + 4 = 7) and 7 x 2 = 14 and 14 ÷ 2 = 7</think>", [3, 4, 2], (3, 3, 0, 3, False), True, 1.0),
+    # fractions and decimals as values; 6 / 4 is 3/2 exactly
+    ("6 / 4 = 1.5 and 6 / 4 = 3/2</think>", [6, 4], (2, 2, 0, 2, False), True, 1.0),
+    # unread: a grammar the parser refuses, a missing value; never true or false
+    ("2 ** 3 = 8 and 5 + 5 = ? and 5 + 5 = 10</think>", [5, 5], (1, 1, 2, 1, False), True, 1.0),
+    # only the reasoning counts: equations after </think> are not statements of it
+    ("3 + 4 = 7</think><answer>3 + 4</answer> 9 + 9 = 1", [3, 4], (1, 1, 0, 1, True), True, 1.0),
+]
+
+
+@pytest.mark.parametrize("completion, nums, counts, faithful, reward", CASES)
+def test_read_reasoning(completion, nums, counts, faithful, reward):
+    r = read_reasoning(completion, nums)
+    assert (r.statements, r.true, r.unread, r.relevant_true, r.answer_stated) == counts
+    assert r.faithful is faithful
+    assert reasoning_truth_reward(None, [completion], nums=[nums], target=[0]) == [pytest.approx(reward)]
+    assert faithful_reward(None, [completion]) == [float(faithful)]
+
+
+def test_reading_is_bounded_on_long_text():
+    text = "1 + 1 = 2, " * 10_000 + "</think>"
+    r = read_reasoning(text, [1, 1])
+    assert r.statements == 64  # MAX_STATEMENTS
+
+
+def test_the_rewards_are_built_in_and_a_keep_if_rule():
+    from r1lite.r1.sft_config import parse_keep_if
+    from rewards import get_reward_funcs
+
+    assert [f.__name__ for f in get_reward_funcs(["reasoning_truth_reward", "faithful_reward"])] == [
+        "reasoning_truth_reward",
+        "faithful_reward",
+    ]
+    assert parse_keep_if(["faithful_reward>=1"]) == [("faithful_reward", 1.0)]
+
+
+def test_behaviour_metrics_count_statements():
+    from r1lite.inspection.behaviour import completion_behaviour, summarize
+
+    texts = [case[0] for case in CASES[:4]]
+    fields = completion_behaviour(texts, [case[1] for case in CASES[:4]], [0] * 4)
+    assert [f["faithful"] for f in fields] == [False, False, False, True]
+    metrics = summarize(fields, [10] * 4, [False] * 4)
+    assert metrics["faithful_rate"] == 0.25 and metrics["statements_true_rate"] == pytest.approx(2 / 5)
