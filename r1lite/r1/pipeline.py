@@ -123,8 +123,8 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
 
     from r1lite.models import load_full_model, load_tokenizer, resolve_model_path  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.countdown import heldout  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.task.data import with_prompts  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.evaluation import evaluate  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
-    from r1lite.task.prompts import add_prompts  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.record import find_task_record, record_stop_strings, task_from_record  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     record = find_task_record(models["zero"])
@@ -140,9 +140,8 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
             entry = json.loads(target.read_text())
         else:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
-            data = add_prompts(
-                heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task.prompt_template, tokenizer
-            )
+            # the run's own prompt: its template and, for chat_few_shot, its number of shots
+            data = with_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task, tokenizer)
             model = load_full_model(resolve_model_path(model_path)).to(state.device)
             start = time.time()
             result = evaluate(
