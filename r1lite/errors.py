@@ -66,6 +66,17 @@ def run_main(main: Callable[[], object]) -> None:
         if os.environ.get("R1LITE_DEBUG") == "1":
             raise
         if int(os.environ.get("RANK", "0")) == 0:
+            _close_progress_bars()  # a bar the error interrupted leaves the cursor mid-line: the error gets its own
             message = " ".join(str(err).split("\n"))  # one line, whatever the message holds
             print(f"r1lite: error: {message}", file=sys.stderr)
         sys.exit(2)
+
+
+def _close_progress_bars() -> None:
+    """Close the tqdm bars still open (the trainer's, an evaluation's), so each ends its line."""
+    try:
+        from tqdm import tqdm  # noqa: PLC0415 - only on the error path; the errors module stays light
+    except ImportError:  # no bar can be open without tqdm
+        return
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
