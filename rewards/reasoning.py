@@ -58,6 +58,7 @@ class Reasoning:
 
 
 def reasoning_part(text: str) -> str:
+    """The reasoning: text before the last ``</think>``; without one, before the last ``<answer>``; else all of it."""
     end = text.rfind(THINK_CLOSE)
     if end < 0:
         end = text.rfind(ANSWER_OPEN)

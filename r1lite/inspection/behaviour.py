@@ -48,8 +48,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 from r1lite.task.baselines import answer_shape, diversity
-from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, equation_reward, format_reward
-from rewards.reasoning import read_reasoning
+from rewards.countdown import ANSWER_CLOSE, ANSWER_OPEN, equation_reward, format_reward
+from rewards.reasoning import read_reasoning, reasoning_part
 
 # What counts as a reflection. Multi-word phrases match across any whitespace; "'" also matches "’".
 DEFAULT_REFLECTION_WORDS: tuple[str, ...] = (
@@ -164,14 +164,6 @@ def _matches(text: str, patterns: tuple[re.Pattern, re.Pattern] | None) -> list[
 
 def count_reflections(text: str, words: Iterable[str] | None = None) -> int:
     return len(reflection_matches(text, words))
-
-
-def reasoning_part(text: str) -> str:
-    """The reasoning: text before the last ``</think>``; without one, before the last ``<answer>``; else all of it."""
-    end = text.rfind(THINK_CLOSE)
-    if end < 0:
-        end = text.rfind(ANSWER_OPEN)
-    return text if end < 0 else text[:end]
 
 
 def expression_spans(text: str) -> list[tuple[int, int]]:

@@ -102,13 +102,17 @@ def _message(guard: str, steps: int, share, length, longest, entropy) -> str:
     return f"entropy collapse: mean token entropy {entropy:.3f} for {steps} steps"
 
 
+def summary_alarms(summary: Mapping) -> list[Alarm]:
+    """The alarms of a ``run_summary.json``'s content: TRL's log history under the run's own guard settings."""
+    return check(summary.get("log_history", []), GuardSettings.from_config(summary.get("trainer", {})))
+
+
 def run_alarms(run_dir, steps=None) -> list[Alarm]:
     """The alarms of a run folder: from its ``run_summary.json`` (TRL's log history, the run's own guard
     settings), else from ``steps`` (``runlog.step_metrics`` of its rollout log, default settings; no entropy)."""
     path = Path(run_dir) / "run_summary.json"
     if path.exists():
-        summary = json.loads(path.read_text())
-        return check(summary.get("log_history", []), GuardSettings.from_config(summary.get("trainer", {})))
+        return summary_alarms(json.loads(path.read_text()))
     if steps is None:
         return []
     return check({"step": step, **row.dropna().to_dict()} for step, row in steps.iterrows())

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from r1lite.errors import PathNotFoundError
-from r1lite.inspection.guards import GuardSettings, check
+from r1lite.inspection.guards import run_alarms, summary_alarms
 from rewards.countdown import extract_answer
 
 COLUMNS = [
@@ -51,7 +51,7 @@ def run_table(run_dir: str | Path) -> str:
         last = h
         cells = [f"{h[key]:.3g}" if key in h else "" for key, _ in shown]
         lines.append(f"| {h.get('step', '')} | " + " | ".join(cells) + " |")
-    alarms = check(summary["log_history"], GuardSettings.from_config(summary.get("trainer", {})))
+    alarms = summary_alarms(summary)
     if alarms:
         lines += ["", "Collapse guards (r1lite/inspection/guards.py):"]
         lines += [f"- step {alarm.step}: {alarm.message}" for alarm in alarms]
@@ -179,11 +179,7 @@ def closing_lines(run_dir: str | Path) -> list[str]:
         else:
             lines.append(f"Held-out accuracy at the end: {_interval(ev)} on {ev['num_prompts']} puzzles")
         lines += ["", *target_blind_lines(ev)]
-    summary = run_dir / "run_summary.json"
-    if summary.exists():
-        data = json.loads(summary.read_text())
-        alarms = check(data["log_history"], GuardSettings.from_config(data.get("trainer", {})))
-        lines += [f"- collapse guard at step {a.step}: {a.message}" for a in alarms]
+    lines += [f"- collapse guard at step {a.step}: {a.message}" for a in run_alarms(run_dir)]
     lines += [
         "",
         "Next:",
