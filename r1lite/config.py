@@ -113,6 +113,15 @@ class TaskConfig:
     )
     target_min: int = field(default=1, metadata={"help": "Smallest target of a generated puzzle."})
     target_max: int = field(default=100, metadata={"help": "Largest target of a generated puzzle."})
+    max_template_share: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "With generated puzzles: draw the training set so that no fixed answer template (one answer shape "
+            "over the numbers in the given order, such as 'a - b + c') solves more than this share of it, each in "
+            "(0, 1): one value for every level, or one per curriculum level. Empty keeps the generator's mix, where "
+            "one template solves 20-45%. See r1lite/task/balanced.py."
+        },
+    )
     puzzle_seed: int = field(
         default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."}
     )
@@ -185,12 +194,44 @@ class TaskConfig:
     curriculum_steps: list[int] = field(
         default_factory=list, metadata={"help": "With curriculum_metric 'steps': the steps at which the rung changes."}
     )
+    curriculum_mix: float = field(
+        default=0.0,
+        metadata={
+            "help": "At a curriculum level above the first, this share of the training puzzles comes from the earlier "
+            "levels (spread evenly over them), so that the easier puzzles are not forgotten; in [0, 1)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.curriculum_levels and self.dataset_name != "countdown":
             raise ConfigError(
                 f"curriculum_levels generate each level's puzzles, so they need dataset_name: countdown, not "
                 f"{self.dataset_name!r}; drop curriculum_levels (reward stages alone work with any data set)"
+            )
+        if self.max_template_share and self.dataset_name != "countdown":
+            raise ConfigError(
+                f"max_template_share={self.max_template_share} draws generated puzzles, so it needs dataset_name: "
+                f"countdown, not {self.dataset_name!r}; leave it empty for another data set"
+            )
+        if not all(0 < share < 1 for share in self.max_template_share):
+            raise ConfigError(
+                f"max_template_share={self.max_template_share} holds a value that is not a share in (0, 1): 0.1 keeps "
+                "every answer template under 10% of the training puzzles; an empty list turns the cap off"
+            )
+        if len(self.max_template_share) not in (0, 1, max(1, len(self.curriculum_levels))):
+            raise ConfigError(
+                f"max_template_share has {len(self.max_template_share)} values for {len(self.curriculum_levels)} "
+                "curriculum levels: give one value for every level, or one per level"
+            )
+        if not 0 <= self.curriculum_mix < 1:
+            raise ConfigError(
+                f"curriculum_mix={self.curriculum_mix} is not a share in [0, 1): 0.25 draws a quarter of a later "
+                "level's puzzles from the earlier levels; 0 turns mixing off"
+            )
+        if self.curriculum_mix and len(self.curriculum_levels) < 2:
+            raise ConfigError(
+                f"curriculum_mix={self.curriculum_mix} mixes earlier curriculum levels into later ones, but "
+                f"curriculum_levels has {len(self.curriculum_levels)}: give at least two levels, or set it to 0"
             )
         self.curriculum = from_task(self)  # checks the ladder before anything loads
         if self.prompt_template not in PROMPT_TEMPLATES:
@@ -213,6 +254,11 @@ class TaskConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
+
+    def template_share(self, level: int = 0) -> float:
+        """The template cap of curriculum level ``level`` (0: none)."""
+        shares = self.max_template_share
+        return 0.0 if not shares else shares[min(level, len(shares) - 1)]
 
     @property
     def level(self):

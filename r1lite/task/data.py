@@ -14,6 +14,7 @@ import datasets
 from r1lite.config import TaskConfig
 from r1lite.errors import ConfigError, PathNotFoundError
 from r1lite.task import countdown
+from r1lite.task.balanced import generate_train
 from r1lite.task.baselines import twin_puzzles
 from r1lite.task.prompts import add_prompts
 
@@ -22,7 +23,7 @@ def load_train_rows(task: TaskConfig):
     """The training puzzles (columns nums, target, maybe more), validated."""
     name = task.dataset_name
     if name == "countdown":
-        return countdown.generate(task.num_train_puzzles, seed=task.puzzle_seed, split="train", **task.difficulty)
+        return generate_train(task.num_train_puzzles, task.difficulty, task.puzzle_seed, task.template_share())
     if os.path.isdir(name):
         ds = datasets.load_from_disk(name)
         if isinstance(ds, datasets.DatasetDict):
@@ -67,6 +68,16 @@ def twin_dataset(heldout, task: TaskConfig, tokenizer, target_range: tuple[int, 
     return with_prompts(datasets.Dataset.from_list(twins), task, tokenizer)
 
 
+def level_row(row: int, level: int, mix: float) -> tuple[int, int]:
+    """(level, row) that training row ``row`` reads at curriculum level ``level``: with ``mix`` > 0, a fixed
+    ``mix`` share of the rows (chosen by a hash of the row number) reads one of the earlier levels instead,
+    spread evenly over them."""
+    if not mix or level == 0:
+        return level, row
+    u = (row * 2654435761 % 2**32) / 2**32  # Knuth's multiplicative hash: a fixed, even spread over [0, 1)
+    return (int(u / mix * level), row) if u < mix else (level, row)
+
+
 class LevelSwitch:
     """Which curriculum level the training set serves now (set by ``r1lite.training.curriculum``)."""
 
@@ -85,7 +96,9 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     levels = []
     for index, (text, level) in enumerate(zip(task.curriculum_levels, task.curriculum.levels, strict=True)):
         try:
-            rows = countdown.generate(task.num_train_puzzles, seed=task.puzzle_seed, split="train", **level.difficulty)
+            rows = generate_train(
+                task.num_train_puzzles, level.difficulty, task.puzzle_seed, task.template_share(index)
+            )
             heldout = countdown.heldout(task.eval_puzzles, **level.difficulty)
         except ValueError as err:
             raise ConfigError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
@@ -94,8 +107,9 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     trains = [train for train, _ in levels]
 
     def current_level(batch):
-        ds = trains[switch.level]
-        return ds[[row % len(ds) for row in batch["row"]]]
+        rows = [level_row(row, switch.level, task.curriculum_mix) for row in batch["row"]]
+        items = [trains[level][row % len(trains[level])] for level, row in rows]
+        return {key: [item[key] for item in items] for key in items[0]}
 
     train = datasets.Dataset.from_dict({"row": list(range(task.num_train_puzzles))}).with_transform(current_level)
     # a level at the recipe's own difficulty is evaluated once, on the main held-out split

@@ -1,0 +1,73 @@
+"""Training puzzles that no fixed answer template can win: a cap on the share any one template solves.
+
+A puzzle generator that joins random numbers with random operations makes some answer shapes pay far
+more than others: on 3 numbers up to 30 with targets 1-60, "a - b + c" in the given order solves about
+29% of the puzzles. RL finds that template and stops (``r1lite.task.baselines``). With
+``max_template_share`` set, the training set is drawn from a larger pool of generated puzzles, in the
+generator's order, keeping a puzzle only while every template that solves it has solved fewer than
+``share * n`` of the puzzles kept so far. So no template scores more than ``share`` of the training set,
+and a policy earns more only by reading the target.
+
+Only puzzles of up to 3 numbers are capped (168 shapes; 4 numbers have 5,856 and no shape that pays
+much); larger ones are kept as generated. The held-out split is left as generated: evaluation measures
+the natural distribution, beside its own best template.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import datasets
+
+from r1lite.errors import ConfigError
+from r1lite.task import countdown
+from r1lite.task.baselines import templates, value
+
+CAPPED_NUMBERS = 3  # puzzles of more numbers are kept as generated
+# the pool is this many times the wanted size: the first that the level allows and that is enough wins
+_POOL_FACTORS = (4, 3, 2, 1.5, 16)
+
+
+def solving_templates(nums, target) -> list[str]:
+    """The names of every template (answer shape over the given order) that solves the puzzle."""
+    return [name for name, tree in templates(len(nums)) if value(tree, nums) == target]
+
+
+def cap_templates(pool: datasets.Dataset, n: int, share: float) -> datasets.Dataset | None:
+    """The first ``n`` puzzles of ``pool`` (in order) such that no template solves more than ``share * n`` of
+    them; None when the pool runs out first."""
+    cap = max(1, int(share * n))
+    used: Counter[str] = Counter()
+    keep: list[int] = []
+    for i, (nums, target) in enumerate(zip(pool["nums"], pool["target"], strict=True)):
+        if len(nums) > CAPPED_NUMBERS:
+            keep.append(i)
+        else:
+            names = solving_templates(nums, target)
+            if any(used[name] >= cap for name in names):
+                continue
+            used.update(names)
+            keep.append(i)
+        if len(keep) == n:
+            return pool.select(keep)
+    return None
+
+
+def generate_train(n: int, difficulty: dict, seed: int, max_template_share: float = 0.0) -> datasets.Dataset:
+    """``n`` training puzzles at ``difficulty`` (``countdown.generate``'s keywords); with ``max_template_share``
+    in (0, 1), drawn so that no fixed template solves more than that share of them."""
+    if not max_template_share:
+        return countdown.generate(n, seed=seed, split="train", **difficulty)
+    for factor in _POOL_FACTORS:
+        try:
+            pool = countdown.generate(int(n * factor), seed=seed, split="train", **difficulty)
+        except ConfigError:
+            continue  # the level holds fewer distinct puzzles: try a smaller pool
+        capped = cap_templates(pool, n, max_template_share)
+        if capped is not None:
+            return capped
+    raise ConfigError(
+        f"max_template_share={max_template_share}: the generated puzzles hold too few that keep "
+        f"every answer template under {max_template_share:.0%} of {n}; raise max_template_share, or widen the "
+        "puzzles (max_number, target range) so that more answer shapes occur"
+    )
