@@ -227,3 +227,64 @@ def test_pipeline_on_two_processes(tmp_path, tiny_model_path):
     assert sorted(json.loads(s)["prompt_index"] for s in samples) == sorted(list(range(8)) * 2)
     results = json.loads((tmp_path / "pipe" / "results.json").read_text())
     assert all(m["num_prompts"] == 8 for m in results["models"].values())  # eval gathered from both processes
+
+
+def test_a_curriculum_pipeline_tables_each_level_and_reuses_the_zero_stage_evaluations(tmp_path, tiny_model_path):
+    from r1lite.r1 import pipeline
+
+    spec = {
+        "output_dir": str(tmp_path / "pipe"),
+        "zero": {
+            "config": "configs/tiny/zero.yaml",
+            "curriculum_levels": ["2/20/1-50", "2-3/20/1-50"],  # the second is the recipe's own difficulty
+            "eval_at_start": True,
+            "eval_at_end": True,
+        },
+        "sft": {"config": "configs/tiny/sft.yaml"},
+        "eval": {"puzzles": 8, "batch_size": 8},
+    }
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    pipeline.main(["--config", str(path)])
+    root = tmp_path / "pipe"
+    entries = {name: json.loads((root / "eval" / f"{name}.json").read_text()) for name in ("base", "zero", "sft")}
+    # the zero stage evaluated the base and R1-Zero models on the same puzzles: reused, not run again
+    assert entries["base"]["reused"].endswith("step-000000.json") and entries["zero"]["reused"].endswith("final.json")
+    assert "reused" not in entries["sft"]
+    for entry in entries.values():
+        assert len(entry["levels"]) == 2  # level 1 is the main evaluation, level 0 its own
+        assert entry["levels"][0]["num_prompts"] == 8 and all(
+            len(s["nums"]) == 2 for s in entry["levels"][0]["samples"]
+        )
+    assert entries["zero"]["levels"][1]["twin_changed_share"] >= 0  # the final evaluation's target probe
+    table = (root / "results.md").read_text()
+    assert "Level 0 (8 held-out puzzles" in table and "Level 1 (8 held-out puzzles" in table
+    assert table.count("| after SFT (R1) |") == 3 and "Best target-blind template `" in table
+
+
+@pytest.mark.parametrize(
+    "share, n, text",
+    [
+        (0.5, 96, "50% (40-60%)"),
+        (0.0, 96, "0% (0-4%)"),  # 0 of 96: the interval still reaches 3.8%
+        (None, 96, "-"),  # not measured (no right answer to be faithful in)
+        (1.0, 0, "-"),
+    ],
+)
+def test_rates_carry_their_interval(share, n, text):
+    from r1lite.r1.pipeline import _rate
+
+    assert _rate(share, n) == text
+
+
+def test_the_learn_pipeline_samples_from_every_level(tokenizer):
+    from r1lite.config import TaskConfig
+    from r1lite.r1.pipeline import load_pipeline
+    from r1lite.task.data import sampling_rows
+
+    spec = load_pipeline(REPO / "configs" / "smollm2-135m" / "learn-pipeline.yaml")
+    task_keys = set(TaskConfig.__dataclass_fields__)
+    task = TaskConfig(**{k: v for k, v in spec["zero"].items() if k in task_keys})
+    rows = sampling_rows(task, tokenizer, 6)
+    assert [len(r["nums"]) for r in rows] == [2, 3, 2, 3, 2, 3] and all("prompt" in r for r in rows)
+    assert "faithful_reward>=1" in spec["sft"]["keep_if"] and spec["zero"]["eval_at_end"] is True

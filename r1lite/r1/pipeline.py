@@ -117,8 +117,47 @@ def run_sft(spec: dict, root: Path, zero_dir: Path) -> Path:
     return _run_stage("sft", {**spec["sft"], "sample_from": str(zero_dir)}, root)
 
 
+def _entry(result, model_path: str, seconds: float) -> dict:
+    """One evaluation as the pipeline stores it: metrics without the ``eval/`` prefix, the template, the samples."""
+    return {
+        "model": model_path,
+        "seconds": round(seconds, 1),
+        **{k.removeprefix("eval/"): v for k, v in result.metrics().items()},
+        "num_prompts": result.num_prompts,
+        "template": result.template,
+        "top_shape": result.top_shape,
+        "samples": result.samples,
+    }
+
+
+def _reused(zero_dir: Path, name: str, puzzles: int, max_new_tokens: int, record: dict) -> dict | None:
+    """The zero stage's own evaluation of the base model (``eval/step-000000.json``, made when the stage evaluates
+    at the start) or of the R1-Zero model (``eval/final.json``), as a pipeline entry with its levels, when it
+    covered the same puzzles with the same token budget; else None."""
+    from r1lite.task.evaluation import EvalResult  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+
+    path = zero_dir / "eval" / ("step-000000.json" if name == "base" else "final.json")
+    if not path.exists() or max_new_tokens != record["max_completion_length"]:
+        return None
+    saved = json.loads(path.read_text())
+    if saved["num_prompts"] != puzzles:
+        return None
+    fields = set(EvalResult.__dataclass_fields__)
+
+    def entry(d):
+        return _entry(EvalResult(**{k: v for k, v in d.items() if k in fields}), str(zero_dir), 0.0)
+
+    out = {**entry(saved), "reused": str(path)}
+    if saved.get("levels"):
+        out["levels"] = [entry(level) for level in saved["levels"]]
+    return out
+
+
 def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
-    """Greedy held-out evaluation of each model with the zero stage's task; results cached in eval/<name>.json."""
+    """Greedy held-out evaluation of each model with the zero stage's task; results cached in eval/<name>.json.
+
+    A task with curriculum levels is evaluated on each level's held-out split too (``levels``). The zero stage's
+    own evaluations of the base and R1-Zero models are reused where they cover the same puzzles."""
     from accelerate import PartialState  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     from r1lite.models import load_full_model, load_tokenizer, resolve_model_path  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
@@ -127,10 +166,13 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     from r1lite.task.evaluation import evaluate  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.record import find_task_record, record_stop_strings, task_from_record  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
+    zero_dir = Path(models["zero"])
     record = find_task_record(models["zero"])
     task = task_from_record(record)
     options = spec["eval"]
     max_new_tokens = options.get("max_new_tokens", record["max_completion_length"])
+    puzzles = options.get("puzzles", task.eval_puzzles)
+    levels = task.curriculum.levels if task.curriculum is not None and task.curriculum.levels else []
     state = PartialState()
     results = {}
     for name, model_path in models.items():
@@ -138,41 +180,43 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
         cached = target.exists()
         if cached:
             entry = json.loads(target.read_text())
+        elif name in ("base", "zero") and (found := _reused(zero_dir, name, puzzles, max_new_tokens, record)):
+            entry = {**found, "model": model_path}
         else:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
-            # the run's own prompt: its template and, for chat_few_shot, its number of shots
-            data = with_prompts(heldout(options.get("puzzles", task.eval_puzzles), **task.difficulty), task, tokenizer)
             model = load_full_model(resolve_model_path(model_path)).to(state.device)
-            start = time.time()
-            result = evaluate(
-                model,
-                tokenizer,
-                data,
-                max_new_tokens=max_new_tokens,
-                batch_size=options.get("batch_size", task.eval_batch_size),
-                accelerator=state,
-                progress=state.is_main_process,
-                stop_strings=record_stop_strings(record),
-            )
+
+            def run(level, model=model, tokenizer=tokenizer, model_path=model_path):
+                start = time.time()
+                # the run's own prompt: its template and, for chat_few_shot, its number of shots
+                data = with_prompts(heldout(puzzles, **level.difficulty), task, tokenizer)
+                result = evaluate(
+                    model,
+                    tokenizer,
+                    data,
+                    max_new_tokens=max_new_tokens,
+                    batch_size=options.get("batch_size", task.eval_batch_size),
+                    accelerator=state,
+                    progress=state.is_main_process,
+                    stop_strings=record_stop_strings(record),
+                )
+                return _entry(result, model_path, time.time() - start)
+
+            main = run(task.level)
+            entry = dict(main)
+            if levels:  # a level at the recipe's own difficulty is the main evaluation
+                entry["levels"] = [main if level == task.level else run(level) for level in levels]
             del model
             gc.collect()
-            entry = {
-                "model": model_path,
-                "seconds": round(time.time() - start, 1),
-                **{k.removeprefix("eval/"): v for k, v in result.metrics().items()},
-                "num_prompts": result.num_prompts,
-                "template": result.template,
-                "top_shape": result.top_shape,
-                "samples": result.samples,
-            }
         # The text measures come from the samples, so a cached evaluation gets this version's measures too.
-        entry.update(readability_rates([s["completion"] for s in entry["samples"]]))
+        for part in [entry, *entry.get("levels", [])]:
+            part.update(readability_rates([s["completion"] for s in part["samples"]]))
         results[name] = entry
         if not cached:
             if state.is_main_process:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(json.dumps(entry, indent=1))
-            logger.info("held-out %s: %s", name, {k: v for k, v in entry.items() if k != "samples"})
+            logger.info("held-out %s: %s", name, {k: v for k, v in entry.items() if k not in ("samples", "levels")})
     return results
 
 
@@ -194,10 +238,12 @@ COLUMNS = [
 ]
 
 
+LABELS = {"base": "base", "zero": "after R1-Zero", "sft": "after SFT (R1)"}
+
+
 def results_table(results: dict[str, dict], filter_stats: dict | None = None) -> str:
-    """The final Markdown table: one row per model."""
+    """The final Markdown table: one row per model; then, for a task with curriculum levels, one table per level."""
     lines = ["| model | " + " | ".join(title for _, title in COLUMNS) + " |", "| --- |" + " ---: |" * len(COLUMNS)]
-    labels = {"base": "base", "zero": "after R1-Zero", "sft": "after SFT (R1)"}
     for name, metrics in results.items():
         cells = [
             ""
@@ -207,7 +253,7 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
             else f"{metrics[key]:.1f}"
             for key, _ in COLUMNS
         ]
-        lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
     first = next(iter(results.values()))
     lines += [
         "",
@@ -215,11 +261,51 @@ def results_table(results: dict[str, dict], filter_stats: dict | None = None) ->
         f"The best target-blind template (`{first.get('template', '?')}`) is the most one fixed answer shape "
         "solves on these puzzles, never reading the target; the top answer shape's share is of each model's answers.",
     ]
+    levels = len(first.get("levels", []))
+    for k in range(levels):
+        lines += ["", *level_table(k, {name: r["levels"][k] for name, r in results.items() if r.get("levels")})]
     if filter_stats:
         from r1lite.r1.rejection import describe  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
-        lines.append(f"Rejection sampling: {describe(filter_stats)}.")
+        lines += ["", f"Rejection sampling: {describe(filter_stats)}."]
     return "\n".join(lines)
+
+
+def _rate(share: float | None, n: int) -> str:
+    """A rate with its 95% Wilson interval, as percentages ("42% (33-52%)")."""
+    from r1lite.task.evaluation import wilson_interval  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+
+    if share is None or n == 0:
+        return "-"
+    low, high = wilson_interval(round(share * n), n)
+    return f"{share:.0%} ({100 * low:.0f}-{high:.0%})"
+
+
+def level_table(k: int, entries: dict[str, dict]) -> list[str]:
+    """One curriculum level: each model's accuracy, faithful rates, format and length with 95% intervals, beside
+    the level's best target-blind template and, where measured, the target twins."""
+    first = next(iter(entries.values()))
+    n = first["num_prompts"]
+    lines = [
+        f"Level {k} ({n} held-out puzzles, e.g. {first['samples'][0]['nums']} -> {first['samples'][0]['target']}):",
+        "",
+        "| model | accuracy | faithful | faithful, right answers | format | mean tokens | twins changed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, e in entries.items():
+        right = round(e["accuracy"] * n)
+        twins = "-" if "twin_changed_share" not in e else f"{e['twin_changed_share']:.0%}"
+        cells = [
+            _rate(e["accuracy"], n),
+            _rate(e["faithful_rate"], n),
+            _rate(e.get("faithful_correct_rate"), right),
+            _rate(e["format_rate"], n),
+            f"{e['mean_length']:.1f}",
+            twins,
+        ]
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    lines += ["", f"Best target-blind template `{first['template']}`: {_rate(first['template_accuracy'], n)}."]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -32,7 +32,7 @@ from r1lite.models import load_model, load_tokenizer, resolve_model_path, traini
 from r1lite.r1 import rejection
 from r1lite.r1.sft_config import CleanupConfig
 from r1lite.requirements import check_features, report_to_list
-from r1lite.task.data import build_datasets
+from r1lite.task.data import heldout_dataset, sampling_rows
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
 from r1lite.training.callbacks import HeldoutEvalCallback
 from r1lite.training.cpu import configure_cpu
@@ -158,13 +158,13 @@ def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, c
     _ = training.device  # sets up the distributed state the recipe asks for (use_cpu, DDP, DeepSpeed, ...)
     state = training.distributed_state
     tokenizer = load_tokenizer(sample_path)
-    train, heldout = build_datasets(task, tokenizer)
+    heldout = heldout_dataset(task, tokenizer)
     samples_dir = Path(training.output_dir) / "samples"
     if rejection.is_complete(samples_dir):
         kept, stats = rejection.load_kept(samples_dir)
         logger.info("rejection sampling already done in %s: %s", samples_dir, rejection.describe(stats))
     else:
-        rows = train.select(range(min(cleanup.num_sample_prompts, len(train)))).to_list()
+        rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
         kept = rejection.run(
             sample_path,
             tokenizer,

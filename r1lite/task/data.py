@@ -49,6 +49,22 @@ def build_datasets(task: TaskConfig, tokenizer):
     return with_prompts(train, task, tokenizer), heldout_dataset(task, tokenizer)
 
 
+def sampling_rows(task: TaskConfig, tokenizer, n: int) -> list[dict]:
+    """``n`` training puzzles with prompts for rejection sampling: the first ``n`` of the training set or, for a
+    curriculum, the same number from each level in turn (level 0, level 1, ..., level 0, ...)."""
+    levels = task.curriculum.levels if task.curriculum is not None and task.curriculum.levels else []
+    if not levels:
+        train = load_train_rows(task)
+        return with_prompts(train.select(range(min(n, len(train)))), task, tokenizer).to_list()
+    per_level = -(-n // len(levels))
+    sets = [
+        generate_train(task.num_train_puzzles, level.difficulty, task.puzzle_seed, task.template_share(k))
+        for k, level in enumerate(levels)
+    ]
+    rows = [sets[k][i] for i in range(per_level) for k in range(len(levels)) if i < len(sets[k])][:n]
+    return with_prompts(datasets.Dataset.from_list(rows), task, tokenizer).to_list()
+
+
 def heldout_dataset(task: TaskConfig, tokenizer):
     """The held-out split at the recipe's difficulty (min_numbers ... target_max), with prompts."""
     return with_prompts(countdown.heldout(task.eval_puzzles, **task.difficulty), task, tokenizer)
