@@ -32,7 +32,7 @@ pipeline: setup
 	$(LAUNCH) recipes/pipeline.py $(ARGS)
 
 test: setup quality
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-compat
 
 # pyproject.toml pins transformers>=5.17,<5.25: the default install resolves 5.24.0 (.venv), the gpu extra 5.17.0

@@ -48,6 +48,65 @@ def run_seed(config: str, seed: int, folder: Path, overrides: list[str]) -> None
     subprocess.run(cmd, check=True, cwd=REPO)
 
 
+PROBE_KEYS = ("template", "template_accuracy", "accuracy_off_template", "top_shape", "top_shape_share")
+PROBE_KEYS += ("faithful_rate", "faithful_correct_rate", "twins")
+
+
+def level_row(result: dict) -> dict:
+    """One evaluation (of a level, or of the whole held-out set): accuracy with its interval, and what a
+    target-blind model reaches beside it (template, answer shapes, target twins, faithful reasoning)."""
+    from r1lite.task.evaluation import accuracy_interval
+
+    row = {
+        "accuracy": result["accuracy"],
+        "interval": list(accuracy_interval(result["accuracy"], result["num_prompts"])),
+        "num_prompts": result["num_prompts"],
+        **{key: result.get(key) for key in PROBE_KEYS},
+    }
+    if row["twins"]:
+        row["twins"] = {k: v for k, v in row["twins"].items() if k != "samples"}
+    return row
+
+
+def untrained_row(folders: list[Path]) -> dict | None:
+    """The untrained model's evaluation per level, from the first seed that evaluated at the start (greedy
+    decoding on the same puzzles: the same for every seed)."""
+    for folder in folders:
+        path = folder / "eval" / "step-000000.json"
+        if path.exists():
+            start = json.loads(path.read_text())
+            return {"seed": "untrained", "levels": [level_row(lv) for lv in start.get("levels") or [start]]}
+    return None
+
+
+def _count(share: float | None, n: int) -> str:
+    return "-" if share is None else f"{round(share * n)}/{n}"
+
+
+def probe_table(rows: list[dict], untrained: dict | None) -> str:
+    """Per level: each seed's accuracy beside the best target-blind template on the same puzzles, its accuracy on
+    the puzzles the template misses, the target probe, the most common answer shape and faithful reasoning."""
+    names = ["accuracy", "best template", "accuracy off template", "answer changed on twins"]
+    names += ["top answer shape", "faithful, right answers"]
+    lines = ["| level | seed | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for k in range(min(len(r.get("levels") or [r]) for r in rows)):
+        for r in ([untrained] if untrained else []) + rows:
+            lv = (r.get("levels") or [r])[k]
+            n = lv["num_prompts"]
+            low, high = lv["interval"]
+            twins = lv.get("twins")
+            cells = [
+                f"{_count(lv['accuracy'], n)} ({low:.0%}-{high:.0%})",
+                "-" if lv.get("template") is None else f"`{lv['template']}` {_count(lv['template_accuracy'], n)}",
+                "-" if lv.get("accuracy_off_template") is None else f"{lv['accuracy_off_template']:.1%}",
+                "-" if not twins else f"{twins['changed']}/{twins['pairs']}",
+                "-" if not lv.get("top_shape") else f"`{lv['top_shape']}` {lv['top_shape_share']:.0%}",
+                "-" if lv.get("faithful_correct_rate") is None else f"{lv['faithful_correct_rate']:.0%}",
+            ]
+            lines.append(f"| {k} | {r['seed']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def seed_row(seed: int, folder: Path) -> dict:
     from r1lite.task.evaluation import accuracy_interval
 
@@ -55,19 +114,13 @@ def seed_row(seed: int, folder: Path) -> dict:
     steps = [h for h in summary["log_history"] if "reward" in h]
     final = json.loads((folder / "eval" / "final.json").read_text())
     low, high = accuracy_interval(final["accuracy"], final["num_prompts"])
-    levels = [
-        {
-            "accuracy": lv["accuracy"],
-            "interval": list(accuracy_interval(lv["accuracy"], lv["num_prompts"])),
-            "num_prompts": lv["num_prompts"],
-        }
-        for lv in final.get("levels", [])
-    ]
+    levels = [level_row(lv) for lv in final.get("levels", [])]
     from r1lite.inspection.runlog import heldout_history
 
     history = heldout_history(folder)
     return {
         "levels": levels,
+        **{key: level_row(final)[key] for key in PROBE_KEYS},
         "heldout": {} if history is None else {c: history[c].dropna().to_dict() for c in history.columns},
         "seed": seed,
         "rewards": [h["reward"] for h in steps],
@@ -172,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         run_seed(args.config, seed, out / f"seed-{seed}", overrides)
     rows = [seed_row(seed, out / f"seed-{seed}") for seed in args.seeds]
-    text = table(rows)
+    text = table(rows) + "\n\n" + probe_table(rows, untrained_row([out / f"seed-{s}" for s in args.seeds]))
     (out / "seeds.md").write_text(text + "\n")
     (out / "seeds.json").write_text(json.dumps(rows, indent=1))
     plot(rows, out / "reward.png")

@@ -143,10 +143,16 @@ def test_bench_seeds_table_per_level(tmp_path):
         (run / "run_summary.json").write_text(
             json.dumps({"seconds": 600, "log_history": [{"step": 1, "reward": 0.5}]})
         )
-        levels = [{"accuracy": 0.5, "num_prompts": 8}, {"accuracy": level1, "num_prompts": 8}]
+        probe = {"template": "a - b + c", "template_accuracy": 0.375, "top_shape": "a - b + c", "top_shape_share": 0.9}
+        probe["twins"] = {"pairs": 8, "changed": 1, "changed_share": 0.125, "twin_accuracy": 0.0, "samples": []}
+        levels = [{"accuracy": 0.5, "num_prompts": 8}, {"accuracy": level1, "num_prompts": 8, **probe}]
         (run / "eval" / "final.json").write_text(
             json.dumps({"accuracy": 0.5, "num_prompts": 8, "format_rate": 1.0, "mean_length": 30.0, "levels": levels})
         )
+        if seed == 0:  # evaluated before training: the untrained row
+            (run / "eval" / "step-000000.json").write_text(
+                json.dumps({"accuracy": 0.0, "num_prompts": 8, "levels": [levels[0], {**levels[1], "accuracy": 0.0}]})
+            )
         (run / "eval" / "history.jsonl").write_text(
             "".join(
                 json.dumps({"step": step, "eval/level0/accuracy": 0.5, "eval/level1/accuracy": acc}) + "\n"
@@ -162,6 +168,9 @@ def test_bench_seeds_table_per_level(tmp_path):
     assert "| 1 | 0.500 | 0.500 | 0.500 (0.215-0.785, n=8) | 0.500 (0.215-0.785, n=8) | 1.000 |" in table
     assert "| mean ± sd | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.375 ± 0.177 |" in table
     assert bench["plot_heldout"](rows, tmp_path / "heldout.png") and (tmp_path / "heldout.png").stat().st_size > 5_000
+    probes = bench["probe_table"](rows, bench["untrained_row"]([tmp_path / "seed-0", tmp_path / "seed-1"]))
+    assert "| 1 | untrained | 0/8 (0%-32%) | `a - b + c` 3/8 | - | 1/8 | `a - b + c` 90% | - |" in probes
+    assert "| 1 | 1 | 4/8 (22%-78%) | `a - b + c` 3/8 |" in probes and "| 0 | 0 | 4/8 (22%-78%) | - |" in probes
 
 
 def test_bench_step_flop_count_shares_only_the_prompt(tiny_model_path):
