@@ -5,7 +5,8 @@ resumes); then a Markdown table (training reward at the first and last steps, he
 with its 95% interval, per curriculum level where the recipe has levels, strict format, mean
 length, minutes) with the mean and standard deviation over seeds goes to `<out>/seeds.md`, the
 reward curves of all seeds to `<out>/reward.png`, and their held-out accuracy at each evaluation
-to `<out>/heldout.png`.
+to `<out>/heldout.png`. A second table gives, per level, each seed beside the untrained model and the
+best target-blind answer template on the same puzzles, with the target probe and the top answer shape.
 
     python bench/bench_seeds.py --config configs/smollm2-135m/zero.yaml --seeds 0 1 2 --out runs/seeds/zero
     python bench/bench_seeds.py --config configs/smollm2-135m/learn.yaml --seeds 0 1 --out runs/seeds/learn
@@ -68,13 +69,12 @@ def level_row(result: dict) -> dict:
     return row
 
 
-def untrained_row(folders: list[Path]) -> dict | None:
-    """The untrained model's evaluation per level, from the first seed that evaluated at the start (greedy
-    decoding on the same puzzles: the same for every seed)."""
-    for folder in folders:
-        path = folder / "eval" / "step-000000.json"
-        if path.exists():
-            start = json.loads(path.read_text())
+def untrained_row(folders: list[Path], path: Path | None = None) -> dict | None:
+    """The untrained model's evaluation per level: ``path`` (an ``eval/step-000000.json``) or the first seed's that
+    evaluated at the start (greedy decoding on the same puzzles: the same for every seed)."""
+    for candidate in [path] if path else [folder / "eval" / "step-000000.json" for folder in folders]:
+        if candidate.exists():
+            start = json.loads(candidate.read_text())
             return {"seed": "untrained", "levels": [level_row(lv) for lv in start.get("levels") or [start]]}
     return None
 
@@ -219,13 +219,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", default="configs/smollm2-135m/zero.yaml")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="runs/seeds/zero")
+    p.add_argument(
+        "--untrained",
+        type=Path,
+        default=None,
+        help="the untrained model's evaluation (a run's eval/step-000000.json); default: the first seed's, if any",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     os.makedirs(out, exist_ok=True)
     for seed in args.seeds:
         run_seed(args.config, seed, out / f"seed-{seed}", overrides)
     rows = [seed_row(seed, out / f"seed-{seed}") for seed in args.seeds]
-    text = table(rows) + "\n\n" + probe_table(rows, untrained_row([out / f"seed-{s}" for s in args.seeds]))
+    text = (
+        table(rows)
+        + "\n\n"
+        + probe_table(rows, untrained_row([out / f"seed-{s}" for s in args.seeds], args.untrained))
+    )
     (out / "seeds.md").write_text(text + "\n")
     (out / "seeds.json").write_text(json.dumps(rows, indent=1))
     plot(rows, out / "reward.png")
