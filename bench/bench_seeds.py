@@ -108,27 +108,21 @@ def probe_table(rows: list[dict], untrained: dict | None) -> str:
 
 
 def seed_row(seed: int, folder: Path) -> dict:
-    from r1lite.task.evaluation import accuracy_interval
-
     summary = json.loads((folder / "run_summary.json").read_text())
     steps = [h for h in summary["log_history"] if "reward" in h]
     final = json.loads((folder / "eval" / "final.json").read_text())
-    low, high = accuracy_interval(final["accuracy"], final["num_prompts"])
     levels = [level_row(lv) for lv in final.get("levels", [])]
     from r1lite.inspection.runlog import heldout_history
 
     history = heldout_history(folder)
     return {
         "levels": levels,
-        **{key: level_row(final)[key] for key in PROBE_KEYS},
+        **level_row(final),  # accuracy, its interval, the number of puzzles, the probe keys
         "heldout": {} if history is None else {c: history[c].dropna().to_dict() for c in history.columns},
         "seed": seed,
         "rewards": [h["reward"] for h in steps],
         "first_reward": steps[0]["reward"],
         "last_reward": steps[-1]["reward"],
-        "accuracy": final["accuracy"],
-        "interval": [low, high],
-        "num_prompts": final["num_prompts"],
         "format_rate": final["format_rate"],
         "mean_length": final["mean_length"],
         "minutes": summary["seconds"] / 60,

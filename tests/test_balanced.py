@@ -7,7 +7,7 @@ import pytest
 from r1lite.config import TaskConfig
 from r1lite.task.balanced import cap_templates, generate_train, solving_templates
 from r1lite.task.baselines import best_template
-from r1lite.task.data import build_curriculum_datasets, level_row
+from r1lite.task.data import build_curriculum_datasets, row_level
 
 THREE = dict(min_numbers=3, max_numbers=3, max_number=30, target_range=(1, 60))
 SMALL = dict(min_numbers=2, max_numbers=2, max_number=12, target_range=(1, 24))  # 181 distinct training puzzles
@@ -85,7 +85,7 @@ def test_bad_options_are_refused(fields, match):
     ],
 )
 def test_level_mixing_draws_its_share_from_the_earlier_levels(level, mix, share_earlier):
-    levels = Counter(level_row(row, level, mix)[0] for row in range(4000))
+    levels = Counter(row_level(row, level, mix) for row in range(4000))
     earlier = sum(count for lv, count in levels.items() if lv < level) / 4000
     assert earlier == pytest.approx(share_earlier, abs=0.02)
     if level == 2 and mix:

@@ -57,10 +57,7 @@ def sampling_rows(task: TaskConfig, tokenizer, n: int) -> list[dict]:
         train = load_train_rows(task)
         return with_prompts(train.select(range(min(n, len(train)))), task, tokenizer).to_list()
     per_level = -(-n // len(levels))
-    sets = [
-        generate_train(task.num_train_puzzles, level.difficulty, task.puzzle_seed, task.template_share(k))
-        for k, level in enumerate(levels)
-    ]
+    sets = [level_train_rows(task, k) for k in range(len(levels))]
     rows = [sets[k][i] for i in range(per_level) for k in range(len(levels)) if i < len(sets[k])][:n]
     return with_prompts(datasets.Dataset.from_list(rows), task, tokenizer).to_list()
 
@@ -84,14 +81,20 @@ def twin_dataset(heldout, task: TaskConfig, tokenizer, target_range: tuple[int, 
     return with_prompts(datasets.Dataset.from_list(twins), task, tokenizer)
 
 
-def level_row(row: int, level: int, mix: float) -> tuple[int, int]:
-    """(level, row) that training row ``row`` reads at curriculum level ``level``: with ``mix`` > 0, a fixed
+def row_level(row: int, level: int, mix: float) -> int:
+    """The level whose puzzles training row ``row`` reads at curriculum level ``level``: with ``mix`` > 0, a fixed
     ``mix`` share of the rows (chosen by a hash of the row number) reads one of the earlier levels instead,
     spread evenly over them."""
     if not mix or level == 0:
-        return level, row
+        return level
     u = (row * 2654435761 % 2**32) / 2**32  # Knuth's multiplicative hash: a fixed, even spread over [0, 1)
-    return (int(u / mix * level), row) if u < mix else (level, row)
+    return int(u / mix * level) if u < mix else level
+
+
+def level_train_rows(task: TaskConfig, index: int):
+    """The training puzzles of curriculum level ``index``: generated at its difficulty, under its template cap."""
+    level = task.curriculum.levels[index]
+    return generate_train(task.num_train_puzzles, level.difficulty, task.puzzle_seed, task.template_share(index))
 
 
 class LevelSwitch:
@@ -105,16 +108,15 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     """(train, switch, held-out per level: None for a level at the recipe's own difficulty) for a curriculum.
 
     The training set is one ``datasets.Dataset`` of ``num_train_puzzles`` rows whose items are read, when
-    the trainer fetches them, from the level ``switch.level`` names: a promotion takes effect from the
-    next batch fetched. Each level's puzzles come from the generator at that level's difficulty; a level
+    the trainer fetches them, from the level ``switch.level`` names (with ``curriculum_mix``, a share of the
+    rows reads the earlier levels: ``row_level``): a promotion takes effect from the next batch fetched. Each level's
+    puzzles come from the generator at that level's difficulty; a level
     that allows too few puzzles fails here, before the model loads, naming the level.
     """
     levels = []
     for index, (text, level) in enumerate(zip(task.curriculum_levels, task.curriculum.levels, strict=True)):
         try:
-            rows = generate_train(
-                task.num_train_puzzles, level.difficulty, task.puzzle_seed, task.template_share(index)
-            )
+            rows = level_train_rows(task, index)
             heldout = countdown.heldout(task.eval_puzzles, **level.difficulty)
         except ValueError as err:
             raise ConfigError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
@@ -123,8 +125,8 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     trains = [train for train, _ in levels]
 
     def current_level(batch):
-        rows = [level_row(row, switch.level, task.curriculum_mix) for row in batch["row"]]
-        items = [trains[level][row % len(trains[level])] for level, row in rows]
+        chosen = [row_level(row, switch.level, task.curriculum_mix) for row in batch["row"]]
+        items = [trains[level][row % len(trains[level])] for level, row in zip(chosen, batch["row"], strict=True)]
         return {key: [item[key] for item in items] for key in items[0]}
 
     train = datasets.Dataset.from_dict({"row": list(range(task.num_train_puzzles))}).with_transform(current_level)
