@@ -35,6 +35,7 @@ def run_seed(config: str, seed: int, folder: Path, overrides: list[str]) -> None
         sys.executable,
         "-m",
         "accelerate.commands.launch",
+        *("--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"),
         str(REPO / "recipes/zero.py"),
         "--config",
         config,

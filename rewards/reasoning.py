@@ -25,6 +25,12 @@ Rewards (TRL's signature, names in ``rewards.registry``):
                              or false ones, dilute the score instead of padding it
     faithful_reward          1.0 for a faithful completion (for rejection sampling: keep_if
                              ``faithful_reward>=1``)
+    honest_check_reward      honest checks / checks (0 without a check). A check is a statement followed
+                             by a verdict, ``yes`` or ``no`` (``25 - 9 = 16, yes.``, the prompts' worked
+                             examples); it is honest when the statement is true, relevant, and says
+                             ``yes`` exactly when its value is the target. A false value, or a ``yes``
+                             beside a value that is not the target, earns nothing: the verdict must
+                             read the target, so answering one shape everywhere stops paying for it
 """
 
 from __future__ import annotations
@@ -36,12 +42,13 @@ from fractions import Fraction
 from typing import Any
 
 from rewards import safe_math
-from rewards.countdown import ANSWER_OPEN, THINK_CLOSE, completion_text, extract_answer
+from rewards.countdown import ANSWER_OPEN, THINK_CLOSE, _countdown_columns, completion_text, extract_answer
 
 MAX_STATEMENTS = 64  # read at most this many per completion (bounded work on long texts)
 _LHS_CHARS = re.compile(r"[0-9+\-*/x×÷() \t]+$")
 _VALUE = re.compile(r"\s*(-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?)")
 _NUMBER = re.compile(r"\d+")
+_VERDICT = re.compile(r"[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,11 @@ def _expression(lhs: str) -> str | None:
 
 def statements(text: str) -> list[tuple[str, str | None, Fraction | None]]:
     """The statements of a reasoning text: (expression text, expression or None if refused, stated value or None)."""
+    return [statement[:3] for statement in _statements_at(text)]
+
+
+def _statements_at(text: str) -> list[tuple[str, str | None, Fraction | None, int]]:
+    """``statements`` with where each one's stated value ends in ``text`` (where a verdict would follow)."""
     found = []
     for match in re.finditer("=", text):
         if len(found) >= MAX_STATEMENTS:
@@ -102,7 +114,8 @@ def statements(text: str) -> list[tuple[str, str | None, Fraction | None]]:
         if expression is None:
             continue  # no statement: "x = 3", "3 = 3", "target = 46"
         value = _VALUE.match(text, match.end())
-        found.append((lhs.strip(), expression, _value(value.group(1)) if value else None))
+        end = value.end() if value else match.end()
+        found.append((lhs.strip(), expression, _value(value.group(1)) if value else None, end))
     return found
 
 
@@ -151,3 +164,34 @@ def reasoning_truth_reward(prompts: Sequence[object], completions: Sequence[obje
 def faithful_reward(prompts: Sequence[object], completions: Sequence[object], **kwargs: Any) -> list[float]:
     """1.0 when the reasoning states at least one equation and every equation it states is true."""
     return [float(read_reasoning(c).faithful) for c in completions]
+
+
+def honest_checks(text: str, nums: Sequence[int], target: int) -> tuple[int, int]:
+    """(checks, honest checks) in a completion's reasoning (module docstring)."""
+    known = {Fraction(n) for n in nums}
+    checks = honest = 0
+    reasoning = reasoning_part(text)
+    for _, expression, value, end in _statements_at(reasoning):
+        verdict = _VERDICT.match(reasoning, end)
+        parsed = None if expression is None else safe_math.parse(expression)
+        computed = None if parsed is None else parsed.value()
+        true = value is not None and computed is not None and computed == value
+        relevant = true and all(Fraction(n) in known for n in parsed.literals)
+        if relevant:
+            known.add(value)
+        if verdict is None:
+            continue
+        checks += 1
+        says_yes = verdict.group(1).lower() == "yes"
+        honest += relevant and says_yes == (value == target)
+    return checks, honest
+
+
+def honest_check_reward(prompts: Sequence[object], completions: Sequence[object], **kwargs: Any) -> list[float]:
+    """Honest checks / checks; 0.0 without a check (module docstring). Needs the ``nums`` and ``target`` columns."""
+    nums, targets = _countdown_columns("honest_check_reward", completions, kwargs)
+    out = []
+    for completion, row_nums, target in zip(completions, nums, targets, strict=True):
+        checks, honest = honest_checks(completion_text(completion) or "", row_nums, target)
+        out.append(honest / checks if checks else 0.0)
+    return out

@@ -27,7 +27,7 @@ from typing import Any
 from r1lite.errors import ConfigError, did_you_mean
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
-from rewards.reasoning import faithful_reward, reasoning_truth_reward
+from rewards.reasoning import faithful_reward, honest_check_reward, reasoning_truth_reward
 
 __all__ = [
     "BUILTIN_REWARDS",
@@ -56,6 +56,7 @@ BUILTIN_REWARDS: Mapping[str, RewardFunc] = MappingProxyType(
             closeness_reward,
             reasoning_truth_reward,
             faithful_reward,
+            honest_check_reward,
         )
     }
 )

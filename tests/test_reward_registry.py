@@ -24,6 +24,7 @@ BUILTINS = sorted(
         "closeness_reward",
         "reasoning_truth_reward",
         "faithful_reward",
+        "honest_check_reward",
     ]
 )
 
