@@ -9,7 +9,7 @@ graded (partial-credit) rules in `rewards.graded`, whether the reasoning's equat
 
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
-from rewards.reasoning import faithful_reward, reasoning_truth_reward
+from rewards.reasoning import faithful_reward, honest_check_reward, reasoning_truth_reward
 from rewards.registry import available_rewards, get_reward_func, get_reward_funcs
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "format_reward",
     "get_reward_func",
     "get_reward_funcs",
+    "honest_check_reward",
     "numbers_used_reward",
     "reasoning_truth_reward",
     "shaped_format_reward",
