@@ -138,7 +138,7 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     from r1lite.training import zero
 
     root = tmp_path / "pipe"
-    summary = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])
+    summary = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root), "--seed", "3"])
     assert set(summary["models"]) == {"base", "zero", "sft"}
     for metrics in summary["models"].values():
         for key in (
@@ -158,6 +158,7 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     assert json.loads((root / "results.json").read_text())["filter_stats"]["kept"] > 0
     recipe = yaml.safe_load((root / "zero" / "recipe.yaml").read_text())
     assert recipe["eval_at_end"] is False and recipe["output_dir"] == str(root / "zero")
+    assert recipe["seed"] == 3 and yaml.safe_load((root / "sft" / "recipe.yaml").read_text())["seed"] == 3  # --seed
 
     # Done stages are skipped: running again trains nothing and gives the same table.
     monkeypatch.setattr(zero, "main", lambda *a, **k: pytest.fail("zero stage ran again"))
