@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = ArgumentParser(description="R1-Zero -> R1 pipeline from one YAML (see r1lite/r1/pipeline.py)")
     parser.add_argument("--config", default=str(DEFAULT_PIPELINE), help="pipeline YAML")
     parser.add_argument("--output_dir", default=None, help="override the YAML's output_dir")
-    parser.add_argument("--seed", type=int, default=None, help="override both stages' seed (a second run of the chain)")
+    parser.add_argument("--seed", type=int, default=None, help="both stages' seed (a second run of the chain)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     spec = load_pipeline(args.config, {"output_dir": args.output_dir} if args.output_dir else None)
