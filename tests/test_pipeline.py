@@ -86,6 +86,7 @@ def test_sft_loss_is_on_completions_only(zero_run, tmp_path):
         (["--keep_if", "no_such_reward>=1"], ValueError, "no_such_reward"),  # unknown reward
         (["--model_name_or_path", "x"], ValueError, "set init_from instead"),  # ambiguous start
         (["--init_from", "/no/such/model"], FileNotFoundError, "/no/such/model"),
+        (["--max_length", "20"], ValueError, "Set max_length to at least 163"),  # 147-token prompts + 16 new
     ],
 )
 def test_sft_bad_input_fails_before_sampling(zero_run, tmp_path, monkeypatch, args, error, match):

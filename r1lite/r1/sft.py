@@ -95,6 +95,23 @@ def resolve_stage(cleanup: CleanupConfig):
     return task, str(sample_path), init, record
 
 
+def check_samples_fit(rows: list[dict], tokenizer, max_new_tokens: int, training: SFTConfig) -> None:
+    """Fail before sampling when a sample (prompt + up to ``max_new_tokens``) can exceed SFT's ``max_length``.
+
+    TRL's SFTTrainer cuts longer sequences from the end under ``truncation_mode="keep_start"`` (its default),
+    which cuts the completion the loss is on, and drops the rows cut to their prompt alone: a long few-shot
+    prompt can leave no training rows at all."""
+    if training.max_length is None or training.packing or training.truncation_mode != "keep_start" or not rows:
+        return
+    longest = max(len(tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]) for row in rows)
+    if longest + max_new_tokens > training.max_length:
+        raise ConfigError(
+            f"max_length={training.max_length} is shorter than a sample can be: prompts of up to {longest} tokens "
+            f"plus sample_max_new_tokens={max_new_tokens}; SFT would cut completions off (and drop those cut to "
+            f"nothing). Set max_length to at least {longest + max_new_tokens}"
+        )
+
+
 def build_trainer(
     cleanup: CleanupConfig,
     training: SFTConfig,
@@ -160,11 +177,12 @@ def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, c
     tokenizer = load_tokenizer(sample_path)
     heldout = heldout_dataset(task, tokenizer)
     samples_dir = Path(training.output_dir) / "samples"
+    rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
+    check_samples_fit(rows, tokenizer, cleanup.sample_max_new_tokens, training)
     if rejection.is_complete(samples_dir):
         kept, stats = rejection.load_kept(samples_dir)
         logger.info("rejection sampling already done in %s: %s", samples_dir, rejection.describe(stats))
     else:
-        rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
         kept = rejection.run(
             sample_path,
             tokenizer,
