@@ -4,7 +4,9 @@ A template is one fixed answer shape over the puzzle's numbers: an order of them
 each two, evaluated left to right with standard precedence or with every step parenthesised. It
 ignores the target, so what it scores is what a model that never reads the target could reach. The
 best one is chosen with hindsight on the same puzzles (the most any single shape scores there); a
-learning claim counts only above it.
+learning claim counts only above it. Beside it, the best target-blind rule on the numbers' order (one
+template per order of the numbers, such as "the larger minus the smaller"): it reads the numbers, never the
+target.
 
     python bench/bench_template.py runs/seeds/zero-fixed/seed-1      # a run folder (its eval/final.json)
 """
@@ -75,8 +77,12 @@ def main(argv: list[str] | None = None) -> dict:
         "best template": f"{shape}: {solved}/{n} ({solved / n:.1%}, 95% interval {wilson_interval(solved, n)[0]:.1%}-"
         f"{wilson_interval(solved, n)[1]:.1%})",
     }
+    from r1lite.task.baselines import best_order_rule, rule_name
+
+    rule = best_order_rule([{"nums": s["nums"], "target": s["target"]} for s in samples])
+    report["best order rule"] = f"{rule_name(rule)}: {rule.solved}/{n} ({rule.accuracy:.1%})"
     for key, value in report.items():
-        print(f"{key:14s} {value}")
+        print(f"{key:15s} {value}")
     return report
 
 

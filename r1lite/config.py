@@ -122,6 +122,24 @@ class TaskConfig:
             "one template solves 20-45%. See r1lite/task/balanced.py."
         },
     )
+    eval_template_share: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "Draw the held-out puzzles so that no fixed answer template solves "
+            "more than this share of them, each in (0, 1): one value for every level, or one per curriculum level. "
+            "A model that ignores the target then scores at most this share, so beating it shows the target is "
+            "read. Empty evaluates the generator's mix."
+        },
+    )
+    train_twins: bool = field(
+        default=False,
+        metadata={
+            "help": "With generated puzzles: serve each training puzzle beside its target twin (the same numbers, "
+            "another reachable target), in adjacent rows, so a fixed answer shape solves at most one of each pair. "
+            "Needs shuffle_dataset: false (the generator's order is already random) and an even number of prompts "
+            "per generation batch. See r1lite/task/balanced.py."
+        },
+    )
     puzzle_seed: int = field(
         default=0, metadata={"help": "Seed of the puzzle generator (the trainer's own seed is `seed`)."}
     )
@@ -213,16 +231,23 @@ class TaskConfig:
                 f"max_template_share={self.max_template_share} draws generated puzzles, so it needs dataset_name: "
                 f"countdown, not {self.dataset_name!r}; leave it empty for another data set"
             )
-        if not all(0 < share < 1 for share in self.max_template_share):
+        if self.train_twins and self.dataset_name != "countdown":
             raise ConfigError(
-                f"max_template_share={self.max_template_share} holds a value that is not a share in (0, 1): 0.1 keeps "
-                "every answer template under 10% of the training puzzles; an empty list turns the cap off"
+                "train_twins pairs generated puzzles, so it needs dataset_name: countdown, not "
+                f"{self.dataset_name!r}; set it to false for another data set"
             )
-        if len(self.max_template_share) not in (0, 1, max(1, len(self.curriculum_levels))):
-            raise ConfigError(
-                f"max_template_share has {len(self.max_template_share)} values for {len(self.curriculum_levels)} "
-                "curriculum levels: give one value for every level, or one per level"
-            )
+        for name, puzzles in (("max_template_share", "training"), ("eval_template_share", "held-out")):
+            shares = getattr(self, name)
+            if not all(0 < share < 1 for share in shares):
+                raise ConfigError(
+                    f"{name}={shares} holds a value that is not a share in (0, 1): 0.1 keeps every answer template "
+                    f"under 10% of the {puzzles} puzzles; an empty list turns the cap off"
+                )
+            if len(shares) not in (0, 1, max(1, len(self.curriculum_levels))):
+                raise ConfigError(
+                    f"{name} has {len(shares)} values for {len(self.curriculum_levels)} curriculum levels: give one "
+                    "value for every level, or one per level"
+                )
         if not 0 <= self.curriculum_mix < 1:
             raise ConfigError(
                 f"curriculum_mix={self.curriculum_mix} is not a share in [0, 1): 0.25 draws a quarter of a later "
@@ -258,6 +283,11 @@ class TaskConfig:
     def template_share(self, level: int = 0) -> float:
         """The template cap of curriculum level ``level`` (0: none)."""
         shares = self.max_template_share
+        return 0.0 if not shares else shares[min(level, len(shares) - 1)]
+
+    def heldout_share(self, level: int = 0) -> float:
+        """The template cap of curriculum level ``level``'s held-out puzzles (0: none)."""
+        shares = self.eval_template_share
         return 0.0 if not shares else shares[min(level, len(shares) - 1)]
 
     @property

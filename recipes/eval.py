@@ -43,6 +43,14 @@ def main(argv=None) -> dict:
     for key in TASK_KEYS[1:]:
         p.add_argument(f"--{key}", type=int, default=None)
     p.add_argument(
+        "--eval_template_share",
+        type=float,
+        nargs="*",
+        default=None,
+        help="draw the held-out puzzles so that no fixed answer template solves more than this share of them "
+        "(one value, or one per curriculum level; default: the run's)",
+    )
+    p.add_argument(
         "--max_new_tokens", type=int, default=None, help="default: the run's max_completion_length, else 96"
     )
     p.add_argument("--batch_size", type=int, default=None, help="default: the task's eval_batch_size")
@@ -97,7 +105,7 @@ def main(argv=None) -> dict:
     )
     report = {
         "model": args.model,
-        "settings": {**vars(args), **{k: getattr(task, k) for k in TASK_KEYS}},
+        "settings": {**vars(args), **{k: getattr(task, k) for k in (*TASK_KEYS, "eval_template_share")}},
         "accuracy_interval": list(result.accuracy_interval),
         "task_from": "task record" if record else "defaults",
         **result.to_dict(),
@@ -119,7 +127,7 @@ def main(argv=None) -> dict:
 
 def settings(args, record: dict | None) -> tuple[TaskConfig, int, list[str]]:
     """(task, max_new_tokens, stop_strings): the command's values, else the task record's, else the defaults."""
-    given = {k: getattr(args, k) for k in TASK_KEYS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in (*TASK_KEYS, "eval_template_share") if getattr(args, k) is not None}
     if record is not None:
         task = task_from_record(record)
         task = TaskConfig(**{**asdict(task), **given})  # re-checked like a recipe
@@ -140,7 +148,10 @@ def at_level(task: TaskConfig, level: int) -> TaskConfig:
             f"--level {level}: the task has {len(levels)} curriculum levels "
             f"(curriculum_levels: {task.curriculum_levels})"
         )
-    return TaskConfig(**{**asdict(task), **asdict(levels[level])})  # a Level's fields are TaskConfig's
+    share = task.heldout_share(level)
+    return TaskConfig(  # a Level's fields are TaskConfig's
+        **{**asdict(task), **asdict(levels[level]), "eval_template_share": [share] if share else []}
+    )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ from collections import Counter
 import pytest
 
 from r1lite.config import TaskConfig
-from r1lite.task.balanced import cap_templates, generate_train, solving_templates
+from r1lite.task import countdown
+from r1lite.task.balanced import cap_templates, generate_train, heldout, solving_templates, twin_pairs
 from r1lite.task.baselines import best_template
-from r1lite.task.data import build_curriculum_datasets, row_level
+from r1lite.task.data import build_curriculum_datasets, load_train_rows, row_level
 
 THREE = dict(min_numbers=3, max_numbers=3, max_number=30, target_range=(1, 60))
 SMALL = dict(min_numbers=2, max_numbers=2, max_number=12, target_range=(1, 24))  # 181 distinct training puzzles
@@ -66,8 +67,11 @@ def test_puzzles_of_more_than_three_numbers_are_kept_as_generated():
         (dict(max_template_share=[0.2, 0]), "is not a share"),  # 0 is no cap: leave the list empty instead
         (dict(max_template_share=[0.2], dataset_name="data/my.jsonl"), "needs dataset_name: countdown"),
         (dict(max_template_share=[0.2, 0.1]), "2 values for 0 curriculum levels"),
+        (dict(eval_template_share=[0.0]), r"eval_template_share=\[0.0\] .* of the held-out puzzles"),
+        (dict(eval_template_share=[0.2, 0.2, 0.2], curriculum_levels=["2/10/1-20", "3/10/1-20"]), "3 values for 2"),
         (dict(curriculum_mix=1.0, curriculum_levels=["2/10/1-20", "3/10/1-20"]), "curriculum_mix=1.0 is not a share"),
         (dict(curriculum_mix=0.25), "give at least two levels"),  # nothing earlier to mix in
+        (dict(train_twins=True, dataset_name="data/my.jsonl"), "train_twins pairs generated puzzles"),
     ],
 )
 def test_bad_options_are_refused(fields, match):
@@ -118,3 +122,84 @@ def test_one_share_serves_every_level_or_one_per_level():
     per_level = TaskConfig(curriculum_levels=levels, max_template_share=[0.3, 0.1])
     assert [per_level.template_share(i) for i in (0, 1)] == [0.3, 0.1]
     assert TaskConfig().template_share() == 0.0
+
+
+TWO = dict(min_numbers=2, max_numbers=2, max_number=30, target_range=(1, 60))  # 118 held-out puzzles in all
+
+
+def test_a_balanced_heldout_set_caps_every_template():
+    plain = heldout(64, TWO)
+    balanced = heldout(64, TWO, max_template_share=0.25)
+    assert _rows(plain) == _rows(countdown.heldout(64, **TWO))  # no share: the fixed split as before
+    assert best_template(_rows(plain)).accuracy > 0.25  # the generator's mix: the sum alone pays more
+    assert best_template(_rows(balanced)).accuracy <= 0.25 and len(balanced) == 64
+    assert _rows(balanced) == _rows(heldout(64, TWO, max_template_share=0.25))  # the same set every time
+    # drawn from the held-out split only: no training puzzle at any seed can be among them
+    split = {(tuple(r["nums"]), r["target"]) for r in _rows(countdown.heldout(118, **TWO))}
+    assert {(tuple(r["nums"]), r["target"]) for r in _rows(balanced)} <= split
+
+
+def test_a_balanced_heldout_set_the_level_cannot_hold_says_what_to_change():
+    with pytest.raises(ValueError, match=r"eval_template_share=0.1: the \d+ held-out puzzles .* fewer eval_puzzles"):
+        heldout(96, TWO, max_template_share=0.1)
+
+
+def test_the_heldout_share_serves_every_level_or_one_per_level():
+    levels = ["2/20/1-50", "3/20/1-50"]
+    assert TaskConfig(curriculum_levels=levels, eval_template_share=[0.3]).heldout_share(1) == 0.3
+    assert TaskConfig(curriculum_levels=levels, eval_template_share=[0.3, 0.1]).heldout_share(1) == 0.1
+    assert TaskConfig().heldout_share() == 0.0
+
+
+def test_training_twins_share_their_numbers_and_no_template_solves_both():
+    rows = _rows(twin_pairs(generate_train(40, TWO, seed=0), TWO["target_range"], seed=0))
+    assert len(rows) == 72  # 4 of the 40 have no other reachable target in 1-60 that is not held out
+    for puzzle, twin in zip(rows[::2], rows[1::2], strict=True):
+        assert puzzle["nums"] == twin["nums"] and puzzle["target"] != twin["target"]
+        assert solving_templates(twin["nums"], twin["target"])  # the twin is solvable
+        assert not countdown.is_heldout(twin["nums"], twin["target"])  # and never a held-out puzzle
+        assert not set(solving_templates(puzzle["nums"], puzzle["target"])) & set(
+            solving_templates(twin["nums"], twin["target"])
+        )  # one fixed shape gives one value: it cannot solve both
+    assert best_template(rows).accuracy <= 0.5
+
+
+def test_a_puzzle_without_a_twin_is_left_out_and_none_left_is_an_error():
+    only = dict(min_numbers=2, max_numbers=2, max_number=2, target_range=(4, 4))  # [2, 2] -> 4: 2 + 2 and 2 * 2
+    rows = countdown.generate(1, seed=0, split="train", allow_fewer=True, **only)
+    with pytest.raises(ValueError, match="train_twins: none of the 1 training puzzles has a twin"):
+        twin_pairs(rows, (4, 4), seed=0)
+
+
+def test_a_twin_recipe_serves_pairs_in_adjacent_rows_at_every_level(tokenizer):
+    flat = _rows(load_train_rows(TaskConfig(num_train_puzzles=20, min_numbers=2, max_numbers=2, train_twins=True)))
+    assert len(flat) % 2 == 0 and len(flat) > 15
+    assert all(a["nums"] == b["nums"] for a, b in zip(flat[::2], flat[1::2], strict=True))
+    task = TaskConfig(
+        prompt_template="chat",
+        num_train_puzzles=64,
+        eval_puzzles=8,
+        curriculum_levels=["2/20/1-50", "3/20/1-50"],
+        curriculum_mix=0.25,
+        train_twins=True,
+    )
+    train, switch, _ = build_curriculum_datasets(task, tokenizer)
+    switch.level = 1
+    rows = train[:64]
+    assert 0 < sum(len(n) == 2 for n in rows["nums"]) < 64  # the mix serves some 2-number pairs
+    assert rows["nums"][::2] == rows["nums"][1::2]  # both rows of a pair read the same level
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ([], "set shuffle_dataset: false"),  # TRL's shuffling would separate each pair
+        (["--shuffle_dataset", "false", "--num_generations", "8"], "it holds 1 prompts"),  # 8 completions / 8
+    ],
+)
+def test_a_twin_recipe_that_would_split_its_pairs_is_refused(tiny_recipe, args, match):
+    from r1lite.training import zero
+
+    parsed = zero.parse_args(tiny_recipe + ["--train_twins", "true", *args])
+    with pytest.raises(ValueError, match=match):
+        zero.build_trainer(*parsed)

@@ -4,11 +4,14 @@ import pytest
 
 from r1lite.task.baselines import (
     answer_shape,
+    best_order_rule,
     best_template,
     diversity,
     needed_puzzles,
+    order_pattern,
     probe,
     reachable_targets,
+    rule_name,
     templates,
     twin_puzzles,
 )
@@ -63,6 +66,29 @@ def test_best_template(puzzles, name, solved):
     baseline = best_template(puzzles)
     assert (baseline.name, baseline.solved, baseline.puzzles) == (name, solved, len(puzzles))
     assert sum(baseline.hits) == solved
+
+
+@pytest.mark.parametrize(
+    "nums, pattern",
+    [
+        ([22, 12], "b < a"),  # letters from the smallest up
+        ([3, 30], "a < b"),
+        ([5, 5, 6], "a = b < c"),  # ties are named
+        ([3, 1, 2], "b < c < a"),
+    ],
+)
+def test_order_pattern(nums, pattern):
+    assert order_pattern(nums) == pattern
+
+
+def test_the_best_order_rule_reads_the_numbers_never_the_target():
+    # "the larger minus the smaller": no fixed template solves more than 2 of these 4, the rule solves all
+    puzzles = _puzzles([([22, 12], 10), ([9, 2], 7), ([3, 30], 27), ([4, 11], 7)])
+    assert best_template(puzzles).solved == 2
+    rule = best_order_rule(puzzles)
+    assert (rule.solved, rule_name(rule)) == (4, "b - a where a < b; a - b where b < a")
+    # twins keep the numbers, so they keep the rule's answer: it cannot solve a puzzle and its twin
+    assert best_order_rule(_puzzles([([22, 12], 10), ([22, 12], 34)])).solved == 1
 
 
 def test_best_template_of_the_learning_recipes_three_number_level():

@@ -212,4 +212,5 @@ def test_bench_template_finds_the_best_target_blind_shape(tmp_path):
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "final.json").write_text(json.dumps({"samples": samples}))
     out = _run("bench/bench_template.py", str(tmp_path))
-    assert "model          1/3" in out and "best template  a - b on 2-number puzzles: 2/3" in out
+    assert "model           1/3" in out and "best template   a - b on 2-number puzzles: 2/3" in out
+    assert "best order rule a * b where a < b; a - b where b < a: 3/3" in out  # per order of the numbers

@@ -151,6 +151,15 @@ def test_eval_recipe_reports_the_template_baseline_and_the_twin_probe(tmp_path, 
     assert "best target-blind template:" in printed and "target twins (same numbers, another target)" in printed
 
 
+def test_eval_recipe_draws_a_balanced_heldout_set(tmp_path, tiny_model_path):
+    # the learning recipe's 2-number level, where the sum alone solves more than a third of the plain split
+    args = [tiny_model_path, "--config", str(REPO / "configs/smollm2-135m/learn.yaml"), "--eval_puzzles", "16"]
+    args += ["--max_new_tokens", "2", "--no-twins", "--eval_template_share", "0.25"]
+    args += ["--output", str(tmp_path / "b.json")]
+    report = _eval_recipe().main(args)
+    assert report["settings"]["eval_template_share"] == [0.25] and report["template_accuracy"] <= 0.25
+
+
 def test_eval_recipe_refuses_twins_with_sampling(tiny_model_path):
     from r1lite.errors import ConfigError
 

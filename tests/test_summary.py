@@ -39,8 +39,9 @@ def test_before_and_after_shows_the_sum_strategy_and_a_learned_puzzle():
         ]
     )  # learned, only adds
     lines = before_and_after({"levels": [before]}, {"levels": [after]})
-    # a + b (the sum) solves 2 of the 4 puzzles, more than any other fixed shape; 2 of the 3 right answers only add
-    assert "| 0 | 4 | 0.250 (0.046-0.699) | 0.750 (0.301-0.954) | `a + b` 0.500 | 2 of 3 |" in lines
+    # a + b (the sum) solves 2 of the 4 puzzles, more than any other fixed shape; one shape per order of the
+    # numbers does no better (where b < a, -, * and + each solve one); no twins were evaluated
+    assert "| 0 | 4 | 0.250 (0.046-0.699) | 0.750 (0.301-0.954) | `a + b` 0.500 | 0.500 | - |" in lines
     assert "Level 0, [3, 4] to 7 (3 puzzles wrong at step 0 and right at the end):" in lines
     assert "- end: `... </think> <answer> 3 + 4 </answer>`" in lines
 
@@ -48,9 +49,9 @@ def test_before_and_after_shows_the_sum_strategy_and_a_learned_puzzle():
 def test_before_and_after_of_a_run_without_levels():
     before = _result([_sample([3, 4], 7, "3 - 4", 0.0)])
     after = _result([_sample([3, 4], 7, "3 + 4", 1.0)])
-    assert "| 0 | 1 | 0.000 (0.000-0.793) | 1.000 (0.207-1.000) | `a + b` 1.000 | 1 of 1 |" in before_and_after(
-        before, after
-    )
+    after["twins"] = {"pairs": 1, "changed": 1, "changed_share": 1.0, "twin_correct": 1, "twin_accuracy": 1.0}
+    row = "| 0 | 1 | 0.000 (0.000-0.793) | 1.000 (0.207-1.000) | `a + b` 1.000 | 1.000 | 1/1 |"
+    assert row in before_and_after(before, after)
 
 
 def test_target_blind_lines_of_an_evaluation():
@@ -59,6 +60,8 @@ def test_target_blind_lines_of_an_evaluation():
         "template": "a + b",
         "template_accuracy": 0.5,
         "accuracy_off_template": 0.0,
+        "order_rule": "a + b where a < b",
+        "order_rule_accuracy": 0.5,
         "answer_shapes": 1,
         "top_shape": "a + b",
         "top_shape_share": 1.0,
@@ -67,6 +70,7 @@ def test_target_blind_lines_of_an_evaluation():
     assert target_blind_lines(result) == [
         "- best target-blind template `a + b`: 1/2 (0.500)",
         "- accuracy on the 1 puzzles it misses: 0.000",
+        "- best target-blind rule on the numbers' order: 1/2 (0.500): a + b where a < b",
         "- answer shapes: 1 distinct; `a + b` takes 100% of the answers",
         "- target twins: the answer changed on 0/2 (0%); twins solved 0/2",
     ]

@@ -161,7 +161,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     from accelerate import PartialState  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     from r1lite.models import load_full_model, load_tokenizer, resolve_model_path  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
-    from r1lite.task.countdown import heldout  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
+    from r1lite.task.balanced import heldout  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.data import with_prompts  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.evaluation import evaluate  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
     from r1lite.task.record import find_task_record, record_stop_strings, task_from_record  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
@@ -186,10 +186,10 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
             model = load_full_model(resolve_model_path(model_path)).to(state.device)
 
-            def run(level, model=model, tokenizer=tokenizer, model_path=model_path):
+            def run(level, index=0, model=model, tokenizer=tokenizer, model_path=model_path):
                 start = time.time()
                 # the run's own prompt: its template and, for chat_few_shot, its number of shots
-                data = with_prompts(heldout(puzzles, **level.difficulty), task, tokenizer)
+                data = with_prompts(heldout(puzzles, level.difficulty, task.heldout_share(index)), task, tokenizer)
                 result = evaluate(
                     model,
                     tokenizer,
@@ -205,7 +205,7 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
             main = run(task.level)
             entry = dict(main)
             if levels:  # a level at the recipe's own difficulty is the main evaluation
-                entry["levels"] = [main if level == task.level else run(level) for level in levels]
+                entry["levels"] = [main if level == task.level else run(level, k) for k, level in enumerate(levels)]
             del model
             gc.collect()
         # The text measures come from the samples, so a cached evaluation gets this version's measures too.

@@ -9,19 +9,27 @@ generator's order, keeping a puzzle only while every template that solves it has
 and a policy earns more only by reading the target.
 
 Only puzzles of up to 3 numbers are capped (168 shapes; 4 numbers have 5,856, too many to try on every
-puzzle of a pool); larger ones are kept as generated. The held-out split is left as generated: evaluation measures
-the natural distribution, beside its own best template.
+puzzle of a pool); larger ones are kept as generated. The held-out split is left as generated unless
+``eval_template_share`` asks for a capped set too (``heldout``).
+
+With ``train_twins``, each training puzzle comes beside its target twin, in adjacent rows: the same numbers
+with another reachable target (``twin_pairs``). A fixed answer shape gives the same value on both, so it
+solves at most one of each pair, and a step that serves both pushes one shape up on one target and down on
+the other: what is left to learn is which target asks for which shape.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import datasets
 
 from r1lite.errors import ConfigError
 from r1lite.task import countdown
-from r1lite.task.baselines import templates, value
+from r1lite.task.baselines import templates, twin_puzzles, value
+
+logger = logging.getLogger(__name__)
 
 CAPPED_NUMBERS = 3  # puzzles of more numbers are kept as generated
 # the pool is this many times the wanted size: the first that the level allows and that is enough wins
@@ -71,3 +79,46 @@ def generate_train(n: int, difficulty: dict, seed: int, max_template_share: floa
         f"every answer template under {max_template_share:.0%} of {n}; raise max_template_share, or widen the "
         "puzzles (max_number, target range) so that more answer shapes occur"
     )
+
+
+def heldout(n: int, difficulty: dict, max_template_share: float = 0.0) -> datasets.Dataset:
+    """The fixed held-out split at ``difficulty`` (``countdown.heldout``); with ``max_template_share`` in (0, 1),
+    ``n`` of its puzzles drawn in order so that no fixed template solves more than that share of them: a set on
+    which a model that ignores the target scores at most that share."""
+    if not max_template_share:
+        return countdown.heldout(n, **difficulty)
+    pool = countdown.generate(
+        n * _HELDOUT_POOL_FACTOR, seed=countdown.HELDOUT_SEED, split="test", allow_fewer=True, **difficulty
+    )
+    capped = cap_templates(pool, n, max_template_share)
+    if capped is None:
+        raise ConfigError(
+            f"eval_template_share={max_template_share}: the {len(pool)} held-out puzzles at this difficulty hold too "
+            f"few that keep every answer template under {max_template_share:.0%} of {n}; ask for fewer eval_puzzles, "
+            "raise eval_template_share, or widen the puzzles (max_number, target range)"
+        )
+    return capped
+
+
+_HELDOUT_POOL_FACTOR = 8  # the pool: up to this many times n of the held-out split, in its fixed order
+
+
+def twin_pairs(rows: datasets.Dataset, target_range: tuple[int, int], seed: int) -> datasets.Dataset:
+    """``rows`` with each puzzle followed by its target twin (same numbers, another reachable target in
+    ``target_range``, never a held-out puzzle): rows 2k and 2k+1 are a pair. A puzzle without such a twin is
+    dropped (and counted in the log); none left is an error."""
+    puzzles = rows.to_list()
+    twins = twin_puzzles(puzzles, target_range, seed=seed, heldout=False)
+    paired = []
+    for puzzle, twin in zip(puzzles, twins, strict=True):
+        if twin is not None:
+            paired += [puzzle, {key: twin[key] for key in puzzle}]  # the twin's own solution; no twin_of column
+    dropped = len(puzzles) - len(paired) // 2
+    if not paired:
+        raise ConfigError(
+            f"train_twins: none of the {len(puzzles)} training puzzles has a twin (another reachable target in "
+            f"{target_range[0]}-{target_range[1]} that is not held out); widen the target range or turn it off"
+        )
+    if dropped:
+        logger.info("train_twins: %d of %d training puzzles have no twin and are left out", dropped, len(puzzles))
+    return datasets.Dataset.from_list(paired)

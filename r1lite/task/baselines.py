@@ -97,7 +97,7 @@ class TemplateBaseline:
 
     solved: int  # puzzles the best template of their count solves
     puzzles: int
-    names: dict[int, str] = field(default_factory=dict)  # count of numbers -> the best shape's name
+    names: dict = field(default_factory=dict)  # count of numbers (or order pattern) -> the best shape's name
     hits: list[bool] = field(default_factory=list)  # per puzzle, in order: the template solves it
 
     @property
@@ -137,6 +137,43 @@ def best_template(puzzles: Sequence[dict]) -> TemplateBaseline:
             for i in best_rows:
                 hits[i] = True
     return TemplateBaseline(solved=sum(hits), puzzles=len(puzzles), names=names, hits=hits)
+
+
+def order_pattern(nums: Sequence[int]) -> str:
+    """The order of a puzzle's numbers in its letters, ties included: [22, 12] -> ``b < a``, [5, 5, 6] ->
+    ``a = b < c``."""
+    ranks = sorted(set(nums))
+    letters = sorted(range(len(nums)), key=lambda i: (ranks.index(nums[i]), i))
+    text = LETTERS[letters[0]]
+    for prev, i in itertools.pairwise(letters):
+        text += (" = " if nums[i] == nums[prev] else " < ") + LETTERS[i]
+    return text
+
+
+def best_order_rule(puzzles: Sequence[dict]) -> TemplateBaseline:
+    """The best target-blind rule that looks at the numbers' order: one template per order pattern of the
+    numbers (``order_pattern``), each chosen with hindsight, such as "a - b where b < a, a + b where a < b".
+    It reads the numbers, never the target, so a model at or below it has not shown that it reads the target
+    either; ``names`` maps each pattern to its template."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, puzzle in enumerate(puzzles):
+        groups.setdefault((len(puzzle["nums"]), order_pattern(puzzle["nums"])), []).append(i)
+    hits = [False] * len(puzzles)
+    names: dict[str, str] = {}
+    for (_, pattern), rows in sorted(groups.items()):
+        best = best_template([puzzles[i] for i in rows])
+        if best.solved:
+            names[pattern] = best.name
+            for i, hit in zip(rows, best.hits, strict=True):
+                hits[i] = hits[i] or hit
+    return TemplateBaseline(solved=sum(hits), puzzles=len(puzzles), names=names, hits=hits)
+
+
+def rule_name(baseline: TemplateBaseline) -> str:
+    """``best_order_rule``'s rule as text: "a - b where b < a; a + b where a < b"."""
+    if not baseline.names:
+        return "none solves any"
+    return "; ".join(f"{name} where {pattern}" for pattern, name in baseline.names.items())
 
 
 # --------------------------------------------------------------------------- answer shapes
@@ -207,9 +244,12 @@ def _numbers(tree: Expr, nums: Sequence[int]) -> Expr:
     return (op, _numbers(left, nums), _numbers(right, nums))
 
 
-def twin_puzzles(puzzles: Sequence[dict], target_range: tuple[int, int], seed: int = 0) -> list[dict | None]:
+def twin_puzzles(
+    puzzles: Sequence[dict], target_range: tuple[int, int], seed: int = 0, heldout: bool = True
+) -> list[dict | None]:
     """Per puzzle, a twin: the same numbers (same order) and another reachable target in ``target_range``,
-    a held-out puzzle where one exists; None where no other target is reachable. Same seed, same twins."""
+    a held-out puzzle where one exists; None where no other target is reachable. Same seed, same twins.
+    With ``heldout=False``, twins for training: never a held-out puzzle (None where every other target is one)."""
     rng = random.Random(seed)
     low, high = target_range
     twins: list[dict | None] = []
@@ -221,7 +261,7 @@ def twin_puzzles(puzzles: Sequence[dict], target_range: tuple[int, int], seed: i
         reach = reachable_targets(nums)
         others = sorted(t for t in reach if low <= t <= high and t != target)
         held = [t for t in others if is_heldout(nums, t)]
-        pool = held or others
+        pool = (held or others) if heldout else sorted(set(others) - set(held))
         if not pool:
             twins.append(None)
             continue

@@ -251,6 +251,7 @@ def generate(
     seed: int = 0,
     split: str = "train",
     progress: bool | None = None,
+    allow_fewer: bool = False,
 ) -> datasets.Dataset:
     """`n` distinct solvable puzzles with columns nums (list[int]), target (int), solution (str).
 
@@ -267,6 +268,7 @@ def generate(
     Raises ValueError for invalid arguments, or when the settings allow too few distinct
     puzzles: a count that yields no new puzzle in 100,000 draws in a row is dropped, and
     when none is left (or after 10,000 draws per requested puzzle) generation stops.
+    With `allow_fewer`, it returns the puzzles found so far instead (all a small level holds).
     """
     _check_generate_args(n, min_numbers, max_numbers, max_number, target_range, split)
     low, high = target_range
@@ -280,6 +282,8 @@ def generate(
     with tqdm(total=n, desc=f"countdown {split} puzzles", unit="puzzle", disable=not show) as bar:
         while len(rows["target"]) < n:
             if not counts or attempts >= max_attempts:
+                if allow_fewer:
+                    break
                 raise ConfigError(
                     f"found only {len(rows['target'])} of {n} distinct {split} puzzles after "
                     f"{attempts} attempts: these settings allow too few (or too rare) puzzles. "

@@ -14,7 +14,8 @@ import datasets
 from r1lite.config import TaskConfig
 from r1lite.errors import ConfigError, PathNotFoundError
 from r1lite.task import countdown
-from r1lite.task.balanced import generate_train
+from r1lite.task.balanced import generate_train, twin_pairs
+from r1lite.task.balanced import heldout as balanced_heldout
 from r1lite.task.baselines import twin_puzzles
 from r1lite.task.prompts import add_prompts
 
@@ -23,7 +24,8 @@ def load_train_rows(task: TaskConfig):
     """The training puzzles (columns nums, target, maybe more), validated."""
     name = task.dataset_name
     if name == "countdown":
-        return generate_train(task.num_train_puzzles, task.difficulty, task.puzzle_seed, task.template_share())
+        rows = generate_train(_puzzles(task), task.difficulty, task.puzzle_seed, task.template_share())
+        return _paired(rows, task, (task.target_min, task.target_max))
     if os.path.isdir(name):
         ds = datasets.load_from_disk(name)
         if isinstance(ds, datasets.DatasetDict):
@@ -64,7 +66,7 @@ def sampling_rows(task: TaskConfig, tokenizer, n: int) -> list[dict]:
 
 def heldout_dataset(task: TaskConfig, tokenizer):
     """The held-out split at the recipe's difficulty (min_numbers ... target_max), with prompts."""
-    return with_prompts(countdown.heldout(task.eval_puzzles, **task.difficulty), task, tokenizer)
+    return with_prompts(balanced_heldout(task.eval_puzzles, task.difficulty, task.heldout_share()), task, tokenizer)
 
 
 def twin_dataset(heldout, task: TaskConfig, tokenizer, target_range: tuple[int, int] | None = None, seed: int = 0):
@@ -94,7 +96,17 @@ def row_level(row: int, level: int, mix: float) -> int:
 def level_train_rows(task: TaskConfig, index: int):
     """The training puzzles of curriculum level ``index``: generated at its difficulty, under its template cap."""
     level = task.curriculum.levels[index]
-    return generate_train(task.num_train_puzzles, level.difficulty, task.puzzle_seed, task.template_share(index))
+    rows = generate_train(_puzzles(task), level.difficulty, task.puzzle_seed, task.template_share(index))
+    return _paired(rows, task, (level.target_min, level.target_max))
+
+
+def _puzzles(task: TaskConfig) -> int:
+    """Puzzles to generate: ``num_train_puzzles`` rows, half of them twins with ``train_twins``."""
+    return max(1, task.num_train_puzzles // 2) if task.train_twins else task.num_train_puzzles
+
+
+def _paired(rows, task: TaskConfig, target_range: tuple[int, int]):
+    return twin_pairs(rows, target_range, task.puzzle_seed) if task.train_twins else rows
 
 
 class LevelSwitch:
@@ -117,7 +129,7 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     for index, (text, level) in enumerate(zip(task.curriculum_levels, task.curriculum.levels, strict=True)):
         try:
             rows = level_train_rows(task, index)
-            heldout = countdown.heldout(task.eval_puzzles, **level.difficulty)
+            heldout = balanced_heldout(task.eval_puzzles, level.difficulty, task.heldout_share(index))
         except ValueError as err:
             raise ConfigError(f"curriculum_levels[{index}] = {text!r}: {err}") from err
         levels.append((with_prompts(rows, task, tokenizer), with_prompts(heldout, task, tokenizer)))
@@ -125,7 +137,9 @@ def build_curriculum_datasets(task: TaskConfig, tokenizer):
     trains = [train for train, _ in levels]
 
     def current_level(batch):
-        chosen = [row_level(row, switch.level, task.curriculum_mix) for row in batch["row"]]
+        # with train_twins, rows 2k and 2k+1 are a pair: both read the same level
+        pair = 2 if task.train_twins else 1
+        chosen = [row_level(row // pair, switch.level, task.curriculum_mix) for row in batch["row"]]
         items = [trains[level][row % len(trains[level])] for level, row in zip(chosen, batch["row"], strict=True)]
         return {key: [item[key] for item in items] for key in items[0]}
 

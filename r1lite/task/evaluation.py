@@ -18,7 +18,15 @@ from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from r1lite.errors import ConfigError
-from r1lite.task.baselines import answer_shape, best_template, diversity, needed_puzzles, probe
+from r1lite.task.baselines import (
+    answer_shape,
+    best_order_rule,
+    best_template,
+    diversity,
+    needed_puzzles,
+    probe,
+    rule_name,
+)
 from rewards.countdown import equation_reward, format_reward
 from rewards.reasoning import read_reasoning
 
@@ -41,6 +49,8 @@ class EvalResult:
     template: str = ""  # the best target-blind answer template, chosen with hindsight on these puzzles
     template_accuracy: float = 0.0  # the share of the puzzles it solves
     accuracy_off_template: float | None = None  # the model's accuracy on the puzzles the template misses
+    order_rule: str = ""  # the best target-blind rule on the numbers' order: one template per order of them
+    order_rule_accuracy: float = 0.0  # the share of the puzzles it solves
     answer_shapes: int = 0  # distinct answer shapes among the model's answers
     top_shape: str | None = None  # the most common one
     top_shape_share: float = 0.0  # its share of the answers
@@ -58,7 +68,8 @@ class EvalResult:
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         keys = ("accuracy", "pass_at_k", "format_rate", "mean_length", "truncation_rate")
-        keys += ("template_accuracy", "answer_shapes", "top_shape_share", "faithful_rate", "unread_statements")
+        keys += ("template_accuracy", "order_rule_accuracy", "answer_shapes", "top_shape_share")
+        keys += ("faithful_rate", "unread_statements")
         low, high = self.accuracy_interval
         out = {
             **{prefix + key: float(getattr(self, key)) for key in keys},
@@ -86,6 +97,12 @@ class EvalResult:
         ]
         if self.accuracy_off_template is not None:
             lines.append(f"accuracy on the {n - solved} puzzles the template misses: {self.accuracy_off_template:.1%}")
+        if self.order_rule:
+            ruled = round(self.order_rule_accuracy * n)
+            lines.append(
+                f"best target-blind rule on the numbers' order: {ruled}/{n} ({self.order_rule_accuracy:.1%}): "
+                f"{self.order_rule}"
+            )
         if self.top_shape is not None:
             lines.append(
                 f"answer shapes: {self.answer_shapes} distinct; the most common, {self.top_shape}, "
@@ -361,6 +378,7 @@ def target_blind(samples: list[dict], check_size: bool = True) -> dict:
     for s in samples:
         puzzles.setdefault((tuple(s["nums"]), s["target"]), {"nums": list(s["nums"]), "target": s["target"]})
     baseline = best_template(list(puzzles.values()))
+    rule = best_order_rule(list(puzzles.values()))
     missed = {key for key, hit in zip(puzzles, baseline.hits, strict=True) if not hit}
     off = [s["correct"] for s in samples if (tuple(s["nums"]), s["target"]) in missed]
     shapes = diversity([s["shape"] for s in samples])
@@ -370,11 +388,17 @@ def target_blind(samples: list[dict], check_size: bool = True) -> dict:
         template=baseline.name,
         template_accuracy=baseline.accuracy,
         accuracy_off_template=sum(off) / len(off) if off else None,
+        order_rule=rule_name(rule)
+        if len(rule.names) <= _RULE_NAME_PATTERNS
+        else f"one template per order ({len(rule.names)} orders)",
+        order_rule_accuracy=rule.accuracy,
         answer_shapes=shapes.shapes,
         top_shape=shapes.top,
         top_shape_share=shapes.top_share,
     )
 
+
+_RULE_NAME_PATTERNS = 4  # a rule over more orders is named by its count
 
 _warned: set[tuple[int, int]] = set()
 

@@ -61,6 +61,25 @@ def load_policy(model_args: ModelConfig):
     return model
 
 
+def _check_twins(task: TaskConfig, training: R1ZeroConfig) -> None:
+    """``train_twins`` keeps a puzzle and its twin in adjacent rows; TRL must serve them in order, and a
+    generation batch must hold whole pairs."""
+    if not task.train_twins:
+        return
+    if training.shuffle_dataset:
+        raise ConfigError(
+            "train_twins keeps each puzzle beside its twin in adjacent rows, and shuffle_dataset would separate "
+            "them: set shuffle_dataset: false (the generator's order is already random)"
+        )
+    prompts = training.generation_batch_size // training.num_generations
+    if prompts % 2:
+        raise ConfigError(
+            f"train_twins needs whole pairs in each generation batch, but it holds {prompts} prompts "
+            f"({training.generation_batch_size} completions / num_generations={training.num_generations}): "
+            "choose a per_device_train_batch_size that makes the prompt count even"
+        )
+
+
 def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelConfig, callbacks=()):
     """Check the recipe, then build and return an ``R1ZeroTrainer`` ready for ``train()``."""
     # 1. Cheap checks first: the model has not loaded yet. A reward's mistakes name it, the step and the completion.
@@ -70,6 +89,7 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
             f"reward_weights has {len(training.reward_weights)} entries but reward_funcs has {len(reward_funcs)} "
             f"({task.reward_funcs}); give one weight per reward or drop reward_weights"
         )
+    _check_twins(task, training)
     check_features(
         report_to=report_to_list(training),
         use_peft=model_args.use_peft,
