@@ -21,13 +21,14 @@ the other: what is left to learn is which target asks for which shape.
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 
 import datasets
 
 from r1lite.errors import ConfigError
 from r1lite.task import countdown
-from r1lite.task.baselines import templates, twin_puzzles, value
+from r1lite.task.baselines import reachable_targets, templates, value
 
 logger = logging.getLogger(__name__)
 
@@ -105,20 +106,34 @@ _HELDOUT_POOL_FACTOR = 8  # the pool: up to this many times n of the held-out sp
 
 def twin_pairs(rows: datasets.Dataset, target_range: tuple[int, int], seed: int) -> datasets.Dataset:
     """``rows`` with each puzzle followed by its target twin (same numbers, another reachable target in
-    ``target_range``, never a held-out puzzle): rows 2k and 2k+1 are a pair. A puzzle without such a twin is
-    dropped (and counted in the log); none left is an error."""
-    puzzles = rows.to_list()
-    twins = twin_puzzles(puzzles, target_range, seed=seed, heldout=False)
+    ``target_range``, never a held-out puzzle): rows 2k and 2k+1 are a pair.
+
+    Of a puzzle's possible twin targets, the one whose solving templates have solved fewest rows so far is
+    taken (ties drawn with ``seed``): drawn at random, the twin's target would be the sum half the time (the
+    sum is almost always in range, a product or a quotient seldom), and the sum would pay on 40% of the rows.
+    A puzzle without a twin is dropped (and counted in the log); none left is an error."""
+    rng = random.Random(seed)
+    low, high = target_range
+    used: Counter[str] = Counter()
     paired = []
-    for puzzle, twin in zip(puzzles, twins, strict=True):
-        if twin is not None:
-            paired += [puzzle, {key: twin[key] for key in puzzle}]  # the twin's own solution; no twin_of column
-    dropped = len(puzzles) - len(paired) // 2
+    for puzzle in rows.to_list():
+        nums, target = list(puzzle["nums"]), int(puzzle["target"])
+        used.update(solving_templates(nums, target))
+        reach = reachable_targets(nums)
+        options = [t for t in sorted(reach) if low <= t <= high and t != target and not countdown.is_heldout(nums, t)]
+        if not options:
+            continue
+        load = {t: max((used[name] for name in solving_templates(nums, t)), default=0) for t in options}
+        least = min(load.values())
+        chosen = rng.choice([t for t in options if load[t] == least])
+        used.update(solving_templates(nums, chosen))
+        paired += [puzzle, {**puzzle, "target": chosen, "solution": reach[chosen]}]
+    dropped = rows.num_rows - len(paired) // 2
     if not paired:
         raise ConfigError(
-            f"train_twins: none of the {len(puzzles)} training puzzles has a twin (another reachable target in "
-            f"{target_range[0]}-{target_range[1]} that is not held out); widen the target range or turn it off"
+            f"train_twins: none of the {rows.num_rows} training puzzles has a twin (another reachable target in "
+            f"{low}-{high} that is not held out); widen the target range or turn it off"
         )
     if dropped:
-        logger.info("train_twins: %d of %d training puzzles have no twin and are left out", dropped, len(puzzles))
+        logger.info("train_twins: %d of %d training puzzles have no twin and are left out", dropped, rows.num_rows)
     return datasets.Dataset.from_list(paired)
