@@ -1,5 +1,6 @@
 """Anti-template training options: the template cap on generated puzzles, and mixing earlier curriculum levels."""
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -97,16 +98,18 @@ def test_level_mixing_draws_its_share_from_the_earlier_levels(level, mix, share_
     assert all(lv <= level for lv in levels)
 
 
-def test_a_mixed_curriculum_serves_earlier_puzzles_after_promotion(tokenizer):
+def _mixed_curriculum(tokenizer, **fields):
+    """(train, switch) of a 64-row two-level curriculum that mixes a quarter of level 0 into level 1."""
+    levels = ["2/20/1-50", "3/20/1-50"]
     task = TaskConfig(
-        prompt_template="chat",
-        num_train_puzzles=64,
-        eval_puzzles=8,
-        curriculum_levels=["2/20/1-50", "3/20/1-50"],
-        curriculum_mix=0.25,
-        max_template_share=[0.3, 0.2],
+        prompt_template="chat", num_train_puzzles=64, eval_puzzles=8, curriculum_levels=levels, curriculum_mix=0.25
     )
-    train, switch, _ = build_curriculum_datasets(task, tokenizer)
+    train, switch, _ = build_curriculum_datasets(dataclasses.replace(task, **fields), tokenizer)
+    return train, switch
+
+
+def test_a_mixed_curriculum_serves_earlier_puzzles_after_promotion(tokenizer):
+    train, switch = _mixed_curriculum(tokenizer, max_template_share=[0.3, 0.2])
     assert {len(n) for n in train[:64]["nums"]} == {2}
     switch.level = 1
     counts = Counter(len(n) for n in train[:64]["nums"])
@@ -176,15 +179,7 @@ def test_a_twin_recipe_serves_pairs_in_adjacent_rows_at_every_level(tokenizer):
     flat = _rows(load_train_rows(TaskConfig(num_train_puzzles=20, train_twins=True, **small)))
     assert len(flat) % 2 == 0 and len(flat) > 15
     assert all(a["nums"] == b["nums"] for a, b in zip(flat[::2], flat[1::2], strict=True))
-    task = TaskConfig(
-        prompt_template="chat",
-        num_train_puzzles=64,
-        eval_puzzles=8,
-        curriculum_levels=["2/20/1-50", "3/20/1-50"],
-        curriculum_mix=0.25,
-        train_twins=True,
-    )
-    train, switch, _ = build_curriculum_datasets(task, tokenizer)
+    train, switch = _mixed_curriculum(tokenizer, train_twins=True)
     switch.level = 1
     rows = train[:64]
     assert 0 < sum(len(n) == 2 for n in rows["nums"]) < 64  # the mix serves some 2-number pairs
