@@ -91,6 +91,11 @@ class _RecipeParser(TrlParser):
         raise ConfigError(f"{message}; fix the recipe or the command line (see --help)")
 
 
+def _level_share(shares: list[float], level: int) -> float:
+    """One share for every level, or one per level; none is 0 (no cap)."""
+    return 0.0 if not shares else shares[min(level, len(shares) - 1)]
+
+
 @dataclass
 class TaskConfig:
     """The task side of a recipe: which puzzles, which prompt, which rewards, how to evaluate.
@@ -282,13 +287,11 @@ class TaskConfig:
 
     def template_share(self, level: int = 0) -> float:
         """The template cap of curriculum level ``level`` (0: none)."""
-        shares = self.max_template_share
-        return 0.0 if not shares else shares[min(level, len(shares) - 1)]
+        return _level_share(self.max_template_share, level)
 
     def heldout_share(self, level: int = 0) -> float:
         """The template cap of curriculum level ``level``'s held-out puzzles (0: none)."""
-        shares = self.eval_template_share
-        return 0.0 if not shares else shares[min(level, len(shares) - 1)]
+        return _level_share(self.eval_template_share, level)
 
     @property
     def level(self):

@@ -33,6 +33,7 @@ from r1lite.task.record import find_task_record, record_stop_strings, task_from_
 from r1lite.training.zero import parse_args as parse_zero_args
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
+TASK_FIELDS = (*TASK_KEYS, "eval_template_share")  # the task fields the command may set
 
 
 def main(argv=None) -> dict:
@@ -105,7 +106,7 @@ def main(argv=None) -> dict:
     )
     report = {
         "model": args.model,
-        "settings": {**vars(args), **{k: getattr(task, k) for k in (*TASK_KEYS, "eval_template_share")}},
+        "settings": {**vars(args), **{k: getattr(task, k) for k in TASK_FIELDS}},
         "accuracy_interval": list(result.accuracy_interval),
         "task_from": "task record" if record else "defaults",
         **result.to_dict(),
@@ -127,7 +128,7 @@ def main(argv=None) -> dict:
 
 def settings(args, record: dict | None) -> tuple[TaskConfig, int, list[str]]:
     """(task, max_new_tokens, stop_strings): the command's values, else the task record's, else the defaults."""
-    given = {k: getattr(args, k) for k in (*TASK_KEYS, "eval_template_share") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in TASK_FIELDS if getattr(args, k) is not None}
     if record is not None:
         task = task_from_record(record)
         task = TaskConfig(**{**asdict(task), **given})  # re-checked like a recipe

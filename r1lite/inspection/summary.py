@@ -129,8 +129,7 @@ def _best_template(samples: list[dict]) -> str:
     """The best target-blind template of an evaluation written before EvalResult carried it."""
     from r1lite.task.baselines import best_template  # noqa: PLC0415 - only for evaluations of older runs
 
-    puzzles = list({(tuple(x["nums"]), x["target"]): x for x in samples}.values())
-    baseline = best_template(puzzles)
+    baseline = best_template(_puzzles(samples))
     return f"`{baseline.name}` {baseline.accuracy:.3f}"
 
 
@@ -138,8 +137,12 @@ def _order_rule(samples: list[dict]) -> str:
     """The best target-blind rule on the numbers' order (one template per order of them) of these puzzles."""
     from r1lite.task.baselines import best_order_rule  # noqa: PLC0415 - torch-free, but only for a finished run
 
-    puzzles = list({(tuple(x["nums"]), x["target"]): x for x in samples}.values())
-    return f"{best_order_rule(puzzles).accuracy:.3f}"
+    return f"{best_order_rule(_puzzles(samples)).accuracy:.3f}"
+
+
+def _puzzles(samples: list[dict]) -> list[dict]:
+    """The distinct puzzles of an evaluation's samples, in order."""
+    return list({(tuple(x["nums"]), x["target"]): x for x in samples}.values())
 
 
 def _twins_changed(result: dict) -> str:

@@ -123,10 +123,11 @@ def twin_pairs(rows: datasets.Dataset, target_range: tuple[int, int], seed: int)
         options = [t for t in sorted(reach) if low <= t <= high and t != target and not countdown.is_heldout(nums, t)]
         if not options:
             continue
-        load = {t: max((used[name] for name in solving_templates(nums, t)), default=0) for t in options}
+        solvers = {t: solving_templates(nums, t) for t in options}
+        load = {t: max((used[name] for name in names), default=0) for t, names in solvers.items()}
         least = min(load.values())
         chosen = rng.choice([t for t in options if load[t] == least])
-        used.update(solving_templates(nums, chosen))
+        used.update(solvers[chosen])
         paired += [puzzle, {**puzzle, "target": chosen, "solution": reach[chosen]}]
     dropped = rows.num_rows - len(paired) // 2
     if not paired:

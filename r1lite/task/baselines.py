@@ -244,12 +244,9 @@ def _numbers(tree: Expr, nums: Sequence[int]) -> Expr:
     return (op, _numbers(left, nums), _numbers(right, nums))
 
 
-def twin_puzzles(
-    puzzles: Sequence[dict], target_range: tuple[int, int], seed: int = 0, heldout: bool = True
-) -> list[dict | None]:
+def twin_puzzles(puzzles: Sequence[dict], target_range: tuple[int, int], seed: int = 0) -> list[dict | None]:
     """Per puzzle, a twin: the same numbers (same order) and another reachable target in ``target_range``,
-    a held-out puzzle where one exists; None where no other target is reachable. Same seed, same twins.
-    With ``heldout=False``, twins for training: never a held-out puzzle (None where every other target is one)."""
+    a held-out puzzle where one exists; None where no other target is reachable. Same seed, same twins."""
     rng = random.Random(seed)
     low, high = target_range
     twins: list[dict | None] = []
@@ -261,7 +258,7 @@ def twin_puzzles(
         reach = reachable_targets(nums)
         others = sorted(t for t in reach if low <= t <= high and t != target)
         held = [t for t in others if is_heldout(nums, t)]
-        pool = (held or others) if heldout else sorted(set(others) - set(held))
+        pool = held or others
         if not pool:
             twins.append(None)
             continue
