@@ -85,11 +85,11 @@ def _rollouts(run: Path) -> dict[str, list[dict]]:
 def length_reward(tmp_path, monkeypatch):
     """A user's own reward module, plugged in by dotted path. Random tiny models never earn the countdown
     rewards, so this one (an arbitrary function of the text) gives the groups the variance GRPO needs."""
-    (tmp_path / "my_rewards.py").write_text(
+    (tmp_path / "length_rewards.py").write_text(
         "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    return ["--reward_funcs", "equation_reward", "my_rewards:length_reward"]
+    return ["--reward_funcs", "equation_reward", "length_rewards:length_reward"]
 
 
 def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_path, length_reward, capsys):
@@ -221,7 +221,7 @@ def test_stop_strings_end_completions(tmp_path, tiny_recipe, tiny_model_path, le
             2.0,
         ),  # a random model never solves: every group dead, 2 extra rounds
         (
-            ["--reward_funcs", "equation_reward", "my_rewards:length_reward"],
+            ["--reward_funcs", "equation_reward", "length_rewards:length_reward"],
             None,
             None,
         ),  # variance: few or no extra rounds
