@@ -19,8 +19,9 @@ from trl import GRPOConfig, TrlParser
 from r1lite.errors import ConfigError, PathNotFoundError, UserError, did_you_mean
 from r1lite.inspection.behaviour import DEFAULT_REFLECTION_WORDS
 from r1lite.requirements import check_launcher, parse_or_explain
+from r1lite.task.countdown import check_operators
 from r1lite.task.curriculum import Level, from_task
-from r1lite.task.prompts import FEW_SHOT, FEW_SHOT_DEFAULT, check_shots
+from r1lite.task.prompts import FEW_SHOT, FEW_SHOT_COMPARE, FEW_SHOT_DEFAULT, check_shots
 from r1lite.task.prompts import TEMPLATES as PROMPT_TEMPLATES
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -118,6 +119,15 @@ class TaskConfig:
     )
     target_min: int = field(default=1, metadata={"help": "Smallest target of a generated puzzle."})
     target_max: int = field(default=100, metadata={"help": "Largest target of a generated puzzle."})
+    operators: str = field(
+        default="+-*/",
+        metadata={
+            "help": "The operations a generated puzzle's solution may use, some of '+-*/'. With '+-' on 2 numbers "
+            "every target is the sum or the difference, half of each: no fixed answer shape solves more than about "
+            "half, and reading the target (above the larger number: add; below: subtract) solves all. Applies to "
+            "every curriculum level, the held-out puzzles and their target twins."
+        },
+    )
     max_template_share: list[float] = field(
         default_factory=list,
         metadata={
@@ -152,15 +162,17 @@ class TaskConfig:
         default="base",
         metadata={
             "help": "Prompt: 'base' (TinyZero's template, for base models), 'chat' (the model's chat template) or "
-            "'chat_one_shot' (chat template plus one worked example) or 'chat_few_shot' (solved 2-number "
-            "puzzles as earlier chat turns, few_shot_examples of them). All end in the '<think>' prefill."
+            "'chat_one_shot' (chat template plus one worked example), 'chat_few_shot' (solved 2-number "
+            "puzzles as earlier chat turns, few_shot_examples of them) or 'chat_compare' (the same with sum-or-"
+            "difference puzzles whose reasoning compares the target with the larger number first; for operators "
+            "'+-'). All end in the '<think>' prefill."
         },
     )
     few_shot_examples: int = field(
         default=FEW_SHOT_DEFAULT,
         metadata={
-            "help": f"How many solved puzzles chat_few_shot shows before the question (1 to {len(FEW_SHOT)}; "
-            "each adds about 100 tokens to every prompt)."
+            "help": f"How many solved puzzles chat_few_shot (1 to {len(FEW_SHOT)}) or chat_compare (1 to "
+            f"{len(FEW_SHOT_COMPARE)}) shows before the question (each adds about 100 tokens to every prompt)."
         },
     )
     reward_funcs: list[str] = field(
@@ -267,9 +279,9 @@ class TaskConfig:
         if self.prompt_template not in PROMPT_TEMPLATES:
             raise ConfigError(
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
-                "models (TinyZero) and 'chat', 'chat_one_shot' or 'chat_few_shot' for instruct models."
+                "models (TinyZero) and 'chat', 'chat_one_shot', 'chat_few_shot' or 'chat_compare' for instruct models."
             )
-        check_shots(self.few_shot_examples)
+        check_shots(self.few_shot_examples, self.prompt_template)
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:
             raise ConfigError(
                 f"need 2 <= min_numbers <= max_numbers <= 6, got min_numbers={self.min_numbers}, "
@@ -282,6 +294,7 @@ class TaskConfig:
         for name in ("num_train_puzzles", "eval_puzzles", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_operators(self.operators)
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be 0 (off) or a positive step count, got {self.eval_every}")
 
@@ -296,7 +309,9 @@ class TaskConfig:
     @property
     def level(self):
         """The recipe's own difficulty (min_numbers ... target_max) as a ``r1lite.task.curriculum.Level``."""
-        return Level(self.min_numbers, self.max_numbers, self.max_number, self.target_min, self.target_max)
+        return Level(
+            self.min_numbers, self.max_numbers, self.max_number, self.target_min, self.target_max, self.operators
+        )
 
     @property
     def difficulty(self) -> dict:

@@ -33,7 +33,7 @@ from r1lite.task.record import find_task_record, record_stop_strings, task_from_
 from r1lite.training.zero import parse_args as parse_zero_args
 
 TASK_KEYS = ("prompt_template", "eval_puzzles", "min_numbers", "max_numbers", "max_number", "target_min", "target_max")
-TASK_FIELDS = (*TASK_KEYS, "eval_template_share")  # the task fields the command may set
+TASK_FIELDS = (*TASK_KEYS, "operators", "eval_template_share")  # the task fields the command may set
 
 
 def main(argv=None) -> dict:
@@ -43,6 +43,9 @@ def main(argv=None) -> dict:
     p.add_argument("--prompt_template", default=None, choices=PROMPT_TEMPLATES)
     for key in TASK_KEYS[1:]:
         p.add_argument(f"--{key}", type=int, default=None)
+    p.add_argument(
+        "--operators", default=None, help="the operations the puzzles' solutions use, e.g. '+-' (default: the run's)"
+    )
     p.add_argument(
         "--eval_template_share",
         type=float,

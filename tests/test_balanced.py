@@ -8,8 +8,15 @@ import pytest
 from r1lite.config import TaskConfig
 from r1lite.task import countdown
 from r1lite.task.balanced import cap_templates, generate_train, heldout, solving_templates, twin_pairs
-from r1lite.task.baselines import best_template
-from r1lite.task.data import build_curriculum_datasets, load_train_rows, row_level
+from r1lite.task.baselines import best_template, reachable_targets
+from r1lite.task.data import (
+    build_curriculum_datasets,
+    heldout_dataset,
+    level_train_rows,
+    load_train_rows,
+    row_level,
+    twin_dataset,
+)
 
 THREE = dict(min_numbers=3, max_numbers=3, max_number=30, target_range=(1, 60))
 SMALL = dict(min_numbers=2, max_numbers=2, max_number=12, target_range=(1, 24))  # 181 distinct training puzzles
@@ -73,6 +80,7 @@ def test_puzzles_of_more_than_three_numbers_are_kept_as_generated():
         (dict(curriculum_mix=1.0, curriculum_levels=["2/10/1-20", "3/10/1-20"]), "curriculum_mix=1.0 is not a share"),
         (dict(curriculum_mix=0.25), "give at least two levels"),  # nothing earlier to mix in
         (dict(train_twins=True, dataset_name="data/my.jsonl"), "train_twins pairs generated puzzles"),
+        (dict(operators="+-x"), r"operators='\+-x': give some of '\+-\*/', each once"),  # a typo
     ],
 )
 def test_bad_options_are_refused(fields, match):
@@ -165,6 +173,19 @@ def test_training_twins_share_their_numbers_and_no_template_solves_both():
             solving_templates(twin["nums"], twin["target"])
         )  # one fixed shape gives one value: it cannot solve both
     assert best_template(rows).accuracy <= 0.5
+
+
+def test_an_operator_set_reaches_every_level_and_its_twins(tokenizer):
+    # operators: '+-' makes every training, held-out and twin target a sum or a difference of the numbers
+    task = TaskConfig(
+        num_train_puzzles=20, train_twins=True, min_numbers=2, max_numbers=2, max_number=30, target_max=60,
+        operators="+-", curriculum_levels=["2/30/1-60", "3/30/1-60"],
+    )  # fmt: skip
+    assert [level.operators for level in task.curriculum.levels] == ["+-", "+-"]
+    held = heldout_dataset(task, tokenizer)
+    rows = _rows(level_train_rows(task, 0)) + _rows(level_train_rows(task, 1)) + _rows(held)
+    rows += _rows(twin_dataset(held, task, tokenizer))
+    assert all(r["target"] in reachable_targets(r["nums"], "+-") for r in rows)
 
 
 def test_a_puzzle_without_a_twin_is_left_out_and_none_left_is_an_error():

@@ -121,6 +121,13 @@ def test_twins_reach_another_target_with_the_same_numbers():
         assert equation_reward(None, [answer], nums=[twin["nums"]], target=[twin["target"]]) == [1.0]
 
 
+def test_twins_keep_to_the_operators_of_the_puzzles():
+    # [5, 6] -> 11: with '+-' the only other target is the difference 1, never the product 30
+    assert sorted(reachable_targets([5, 6], "+-")) == [1, 11]
+    twins = twin_puzzles(_puzzles([([5, 6], 11), ([6, 5], 1)]), (1, 60), seed=0, operators="+-")
+    assert [t["target"] for t in twins] == [1, 11]
+
+
 def test_a_puzzle_without_another_reachable_target_has_no_twin():
     assert sorted(reachable_targets([1, 1])) == [1, 2]
     assert twin_puzzles(_puzzles([([1, 1], 2)]), (2, 2)) == [None]

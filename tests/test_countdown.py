@@ -199,6 +199,31 @@ def test_generate_respects_difficulty_and_rows_are_solved(difficulty):
     assert wrong_rows(cols) == []
 
 
+@pytest.mark.parametrize("operators", ["+-", "*", "+-/"])
+def test_generate_keeps_to_its_operators(operators):
+    # every solution uses only the given operations, and every row is still solved
+    ds = generate(200, min_numbers=2, max_numbers=3, max_number=30, target_range=(1, 60), seed=3, operators=operators)
+    cols = columns(ds)
+    assert all(set(s) - set(" ()0123456789") <= set(operators) for s in cols["solution"])
+    assert len(set(keys(ds))) == len(ds) and wrong_rows(cols) == []
+
+
+def test_sums_and_differences_split_a_two_number_level_in_half():
+    # with '+-' on 2 numbers each puzzle's target is the sum or the positive difference, about half each
+    ds = generate(500, min_numbers=2, max_numbers=2, max_number=30, target_range=(1, 60), seed=0, operators="+-")
+    sums = sum(t == sum(n) for n, t in zip(columns(ds)["nums"], columns(ds)["target"], strict=True))
+    assert 0.45 < sums / len(ds) < 0.6
+
+
+def test_all_four_operators_generate_the_same_puzzles_as_before_the_option():
+    # the default draws the same random numbers as before `operators` existed: recipes keep their puzzles
+    assert generate(3, seed=1).to_list() == [
+        {"nums": [4, 3, 55], "target": 62, "solution": "3 + 55 + 4"},
+        {"nums": [23, 44, 50], "target": 17, "solution": "23 + 44 - 50"},
+        {"nums": [3, 84, 56], "target": 2, "solution": "56 / (84 / 3)"},
+    ]
+
+
 def test_generate_counts_are_balanced():
     counts = [len(n) for n in columns(generate(2000, seed=6))["nums"]]
     assert 0.45 < counts.count(3) / len(counts) < 0.55  # uniform over 3..4 per row, not per draw
@@ -230,6 +255,9 @@ def test_generate_raises_when_settings_allow_too_few_puzzles():
         (dict(target_range=(1.0, 5)), "target_range"),  # float bound
         (dict(split="valid"), "split must be 'train' or 'test'"),  # unknown split
         (dict(min_numbers=True), "min_numbers must be an integer"),  # bool is not a count
+        (dict(operators=""), "operators=''"),  # no operation at all
+        (dict(operators="+x"), "operators='\\+x'"),  # not an operator
+        (dict(operators="++"), "each once"),  # repeated
     ],
 )
 def test_generate_rejects_invalid_arguments(kwargs, message):

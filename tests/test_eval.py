@@ -160,6 +160,16 @@ def test_eval_recipe_draws_a_balanced_heldout_set(tmp_path, tiny_model_path):
     assert report["settings"]["eval_template_share"] == [0.25] and report["template_accuracy"] <= 0.25
 
 
+def test_eval_recipe_takes_an_operator_set(tmp_path, tiny_model_path):
+    # --operators +-: every held-out target and every twin's is a sum or a difference of the puzzle's numbers
+    args = [tiny_model_path, "--min_numbers", "2", "--max_numbers", "2", "--max_number", "30", "--target_max", "60"]
+    args += ["--operators", "+-", "--eval_puzzles", "8", "--max_new_tokens", "2", "--output", str(tmp_path / "o.json")]
+    report = _eval_recipe().main(args)
+    assert report["settings"]["operators"] == "+-"
+    for s in report["samples"] + report["twins"]["samples"]:
+        assert s["target"] in (sum(s["nums"]), abs(s["nums"][0] - s["nums"][1]))
+
+
 def test_eval_recipe_refuses_twins_with_sampling(tiny_model_path):
     from r1lite.errors import ConfigError
 

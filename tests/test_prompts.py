@@ -16,6 +16,7 @@ from r1lite.errors import ConfigError
 from r1lite.task.countdown import generate, is_heldout, solve
 from r1lite.task.prompts import (
     FEW_SHOT,
+    FEW_SHOT_COMPARE,
     FEW_SHOT_DEFAULT,
     ONE_SHOT_ANSWER,
     ONE_SHOT_EXAMPLE,
@@ -26,6 +27,7 @@ from r1lite.task.prompts import (
     add_prompts,
     base_prompt,
     chat_prompt,
+    check_shots,
     few_shot_prompt,
     make_prompt,
 )
@@ -148,7 +150,7 @@ def test_few_shot_puts_solved_puzzles_in_earlier_turns(chatml):
     assert text.count("<|im_start|>assistant") == FEW_SHOT_DEFAULT + 1
 
 
-@pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT)
+@pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT + FEW_SHOT_COMPARE)
 def test_few_shot_examples_are_correct_and_not_held_out(nums, target, reasoning, answer):
     completion = f"{reasoning} </think> <answer> {answer} </answer>"
     assert equation_reward([""], [completion], nums=[nums], target=[target]) == [1.0]
@@ -218,6 +220,32 @@ def test_add_prompts_checks_the_template_before_mapping():
         add_prompts(empty, "nope")
     with pytest.raises(ValueError, match="needs a tokenizer"):
         add_prompts(empty, "chat")
+
+
+@pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT_COMPARE)
+def test_compare_examples_read_the_target_truthfully(nums, target, reasoning, answer):
+    # the larger number is named right, the comparison is true, and it picks the operation that solves
+    larger, said, relation, op = re.match(
+        r"The larger number is (\d+)\. (\d+) is (more|less) than \1, so (add|subtract)", reasoning
+    ).groups()
+    assert int(larger) == max(nums) and int(said) == target
+    assert relation == ("more" if target > max(nums) else "less")
+    assert op == ("add" if relation == "more" else "subtract") and ("+" in answer) == (op == "add")
+
+
+def test_compare_examples_alternate_sums_and_differences():
+    ops = ["+" in answer for _, _, _, answer in FEW_SHOT_COMPARE]
+    assert ops == [True, False] * (len(ops) // 2)  # no fixed shape to copy from the shots
+    assert {nums.index(max(nums)) for nums, _, _, _ in FEW_SHOT_COMPARE} == {0, 1}  # larger first and second
+
+
+def test_compare_prompt_shows_its_own_solved_puzzles(chatml):
+    text = make_prompt("chat_compare", [3, 22], 19, chatml, shots=4)
+    assert text.count("<|im_start|>assistant") == 5
+    assert all(reasoning in text for _, _, reasoning, _ in FEW_SHOT_COMPARE[:4])
+    assert "7 * 9" not in text  # not chat_few_shot's examples
+    with pytest.raises(ConfigError, match=f"few_shot_examples=7: chat_compare has {len(FEW_SHOT_COMPARE)}"):
+        check_shots(7, "chat_compare")
 
 
 @pytest.mark.parametrize("shots", [1, FEW_SHOT_DEFAULT, len(FEW_SHOT)])

@@ -104,9 +104,11 @@ def heldout(n: int, difficulty: dict, max_template_share: float = 0.0) -> datase
 _HELDOUT_POOL_FACTOR = 8  # the pool: up to this many times n of the held-out split, in its fixed order
 
 
-def twin_pairs(rows: datasets.Dataset, target_range: tuple[int, int], seed: int) -> datasets.Dataset:
-    """``rows`` with each puzzle followed by its target twin (same numbers, another reachable target in
-    ``target_range``, never a held-out puzzle): rows 2k and 2k+1 are a pair.
+def twin_pairs(
+    rows: datasets.Dataset, target_range: tuple[int, int], seed: int, operators: str = countdown.OPERATORS
+) -> datasets.Dataset:
+    """``rows`` with each puzzle followed by its target twin (same numbers, another target in ``target_range``
+    reachable with ``operators``, never a held-out puzzle): rows 2k and 2k+1 are a pair.
 
     Of a puzzle's possible twin targets, the one whose solving templates have solved fewest rows so far is
     taken (ties drawn with ``seed``): drawn at random, the twin's target would be the sum half the time (the
@@ -119,7 +121,7 @@ def twin_pairs(rows: datasets.Dataset, target_range: tuple[int, int], seed: int)
     for puzzle in rows.to_list():
         nums, target = list(puzzle["nums"]), int(puzzle["target"])
         used.update(solving_templates(nums, target))
-        reach = reachable_targets(nums)
+        reach = reachable_targets(nums, operators)
         options = [t for t in sorted(reach) if low <= t <= high and t != target and not countdown.is_heldout(nums, t)]
         if not options:
             continue

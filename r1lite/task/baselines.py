@@ -227,14 +227,24 @@ def diversity(shapes: Sequence[str | None]) -> Diversity:
 # --------------------------------------------------------------------------- target twins
 
 
-def reachable_targets(nums: Sequence[int]) -> dict[int, str]:
-    """Every positive integer an answer can reach with each of ``nums`` once -> one answer that reaches it."""
+def reachable_targets(nums: Sequence[int], operators: str = _OPS) -> dict[int, str]:
+    """Every positive integer an answer can reach with each of ``nums`` once, using only ``operators`` -> one
+    answer that reaches it."""
     out: dict[int, str] = {}
     for _, tree in templates(len(nums)):
+        if not _uses_only(tree, operators):
+            continue
         v = value(tree, nums)
         if v is not None and v.denominator == 1 and v > 0 and int(v) not in out:
             out[int(v)] = render(_numbers(tree, nums))
     return out
+
+
+def _uses_only(tree: Expr, operators: str) -> bool:
+    if not isinstance(tree, tuple):
+        return True
+    op, left, right = tree
+    return op in operators and _uses_only(left, operators) and _uses_only(right, operators)
 
 
 def _numbers(tree: Expr, nums: Sequence[int]) -> Expr:
@@ -244,9 +254,12 @@ def _numbers(tree: Expr, nums: Sequence[int]) -> Expr:
     return (op, _numbers(left, nums), _numbers(right, nums))
 
 
-def twin_puzzles(puzzles: Sequence[dict], target_range: tuple[int, int], seed: int = 0) -> list[dict | None]:
-    """Per puzzle, a twin: the same numbers (same order) and another reachable target in ``target_range``,
-    a held-out puzzle where one exists; None where no other target is reachable. Same seed, same twins."""
+def twin_puzzles(
+    puzzles: Sequence[dict], target_range: tuple[int, int], seed: int = 0, operators: str = _OPS
+) -> list[dict | None]:
+    """Per puzzle, a twin: the same numbers (same order) and another target in ``target_range`` reachable with
+    ``operators``, a held-out puzzle where one exists; None where no other target is reachable. Same seed, same
+    twins."""
     rng = random.Random(seed)
     low, high = target_range
     twins: list[dict | None] = []
@@ -255,7 +268,7 @@ def twin_puzzles(puzzles: Sequence[dict], target_range: tuple[int, int], seed: i
         if len(nums) > MAX_TEMPLATE_NUMBERS:
             twins.append(None)
             continue
-        reach = reachable_targets(nums)
+        reach = reachable_targets(nums, operators)
         others = sorted(t for t in reach if low <= t <= high and t != target)
         held = [t for t in others if is_heldout(nums, t)]
         pool = held or others

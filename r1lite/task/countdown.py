@@ -53,7 +53,8 @@ FEATURES = datasets.Features(
 """Schema of `generate`; `prepare_rows` keeps only the first two columns."""
 
 MIN_NUMBERS, MAX_NUMBERS = 2, 6
-_OPS = "+-*/"
+OPERATORS = "+-*/"
+_OPS = OPERATORS
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 _ATOM = 3
 # `generate` gives up after this many attempts in a row without a new puzzle,
@@ -252,16 +253,18 @@ def generate(
     split: str = "train",
     progress: bool | None = None,
     allow_fewer: bool = False,
+    operators: str = OPERATORS,
 ) -> datasets.Dataset:
     """`n` distinct solvable puzzles with columns nums (list[int]), target (int), solution (str).
 
     Built by construction: for each row pick a count uniformly in min_numbers..max_numbers,
     draw that many numbers in 1..max_number, join them with a random binary tree of random
     operations in exact arithmetic, and keep the puzzle when the value is an integer inside
-    `target_range` (inclusive); otherwise draw again. Puzzles are distinct by (sorted nums,
-    target); `split` keeps only training puzzles ("train") or only held-out ones ("test"),
-    see `is_heldout`. The result depends only on the arguments, and a longer run with the
-    same arguments extends a shorter one. Small targets come out more often than large
+    `target_range` (inclusive); otherwise draw again. `operators` (a subset of "+-*/") are the
+    operations a solution may use: with "+-", every target is a sum or difference of the numbers.
+    Puzzles are distinct by (sorted nums, target); `split` keeps only training puzzles ("train")
+    or only held-out ones ("test"), see `is_heldout`. The result depends only on the arguments,
+    and a longer run with the same arguments extends a shorter one. Small targets come out more often than large
     ones (about 1.7x for 1 vs 100 at the defaults). `progress` shows a bar; by default
     only when n > 20,000. 100,000 puzzles at the defaults take about 6 s on one core.
 
@@ -271,6 +274,7 @@ def generate(
     With `allow_fewer`, it returns the puzzles found so far instead (all a small level holds).
     """
     _check_generate_args(n, min_numbers, max_numbers, max_number, target_range, split)
+    check_operators(operators)
     low, high = target_range
     want_heldout = split == "test"
     rand = random.Random(seed).random  # floats only: cheap, and stable across Python versions
@@ -295,7 +299,7 @@ def generate(
             for _ in range(_STALL_ATTEMPTS):
                 attempts += 1
                 nums = [1 + int(rand() * max_number) for _ in range(count)]
-                puzzle = _random_puzzle(rand, nums, low, high)
+                puzzle = _random_puzzle(rand, nums, low, high, operators)
                 if puzzle is None:
                     continue
                 target, expr = puzzle
@@ -320,8 +324,10 @@ def _to_dataset(rows: dict[str, list[Any]], split: str) -> datasets.Dataset:
     return datasets.Dataset(datasets.table.InMemoryTable(table), split=datasets.Split(split))
 
 
-def _random_puzzle(rand: Callable[[], float], nums: list[int], low: int, high: int) -> tuple[int, Expr] | None:
-    """A random expression over `nums` whose value is an integer in [low, high], or None.
+def _random_puzzle(
+    rand: Callable[[], float], nums: list[int], low: int, high: int, ops: str = OPERATORS
+) -> tuple[int, Expr] | None:
+    """A random expression over `nums`, with operations from `ops`, whose value is an integer in [low, high], or None.
 
     Pairs are joined in random order with random operations; the last operation is
     picked among those that land in range (a third of the rejections of drawing it
@@ -333,7 +339,7 @@ def _random_puzzle(rand: Callable[[], float], nums: list[int], low: int, high: i
         i = int(rand() * len(values))
         j = int(rand() * (len(values) - 1))
         j += j >= i  # a second, different index
-        op = _OPS[int(rand() * 4)]
+        op = ops[int(rand() * len(ops))]  # the same draws as before for all four operators
         x, y = values[i], values[j]
         if op == "+":
             value = x + y
@@ -353,7 +359,7 @@ def _random_puzzle(rand: Callable[[], float], nums: list[int], low: int, high: i
         last.append((_int_quotient(x, y), ("/", ex, ey)))
     if x:
         last.append((_int_quotient(y, x), ("/", ey, ex)))
-    fits = [(int(v), e) for v, e in last if v is not None and v.denominator == 1 and low <= v <= high]
+    fits = [(int(v), e) for v, e in last if v is not None and v.denominator == 1 and low <= v <= high and e[0] in ops]
     return fits[int(rand() * len(fits))] if fits else None
 
 
@@ -371,6 +377,19 @@ def _int_quotient(x: Number, y: Number) -> int | None:
         return x // y if x % y == 0 else None
     value = x / y
     return value.numerator if value.denominator == 1 else None
+
+
+def check_operators(operators: str) -> None:
+    """Refuse an operator set that is not a non-empty subset of "+-*/" without repeats."""
+    if (
+        not isinstance(operators, str)
+        or not operators
+        or set(operators) - set(OPERATORS)
+        or len(set(operators)) < len(operators)
+    ):
+        raise ConfigError(
+            f"operators={operators!r}: give some of {OPERATORS!r}, each once, e.g. '+-' for sums and differences only"
+        )
 
 
 def _check_generate_args(
@@ -416,6 +435,7 @@ def heldout(
     max_numbers: int = 4,
     max_number: int = 100,
     target_range: tuple[int, int] = (1, 100),
+    operators: str = OPERATORS,
 ) -> datasets.Dataset:
     """The fixed evaluation set for a difficulty: `generate(split="test", seed=HELDOUT_SEED)`.
 
@@ -430,6 +450,7 @@ def heldout(
         target_range=target_range,
         seed=HELDOUT_SEED,
         split="test",
+        operators=operators,
     )
 
 

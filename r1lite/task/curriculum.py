@@ -20,9 +20,10 @@ evaluation reports accuracy per level (``eval/level<k>/accuracy``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from r1lite.errors import ConfigError, did_you_mean
+from r1lite.task.countdown import OPERATORS
 
 METRICS = {"accuracy": "behaviour/accuracy", "format_rate": "behaviour/format_rate", "steps": None}
 _LEVEL = re.compile(r"^\s*(\d+)(?:-(\d+))?\s*/\s*(\d+)\s*/\s*(\d+)\s*-\s*(\d+)\s*$")
@@ -37,6 +38,7 @@ class Level:
     max_number: int
     target_min: int
     target_max: int
+    operators: str = OPERATORS  # the operations a solution may use (the recipe's ``operators``)
 
     @property
     def difficulty(self) -> dict:
@@ -45,6 +47,7 @@ class Level:
             max_numbers=self.max_numbers,
             max_number=self.max_number,
             target_range=(self.target_min, self.target_max),
+            operators=self.operators,
         )
 
     def harder_or_equal(self, other: Level) -> bool:
@@ -140,7 +143,7 @@ def from_task(task) -> Curriculum | None:
     """The curriculum of a ``TaskConfig``, checked; None when it has no levels and no stages."""
     if not task.curriculum_levels and not task.curriculum_stages:
         return None
-    levels = [parse_level(text, i) for i, text in enumerate(task.curriculum_levels)]
+    levels = [replace(parse_level(text, i), operators=task.operators) for i, text in enumerate(task.curriculum_levels)]
     for i in range(1, len(levels)):
         if not levels[i].harder_or_equal(levels[i - 1]) or levels[i] == levels[i - 1]:
             raise ConfigError(

@@ -77,7 +77,7 @@ def twin_dataset(heldout, task: TaskConfig, tokenizer, target_range: tuple[int, 
     rows = [{"nums": list(r["nums"]), "target": int(r["target"])} for r in heldout]
     twins = [
         {"nums": t["nums"], "target": t["target"], "twin_of": t["twin_of"]}
-        for t in twin_puzzles(rows, target_range, seed=seed)
+        for t in twin_puzzles(rows, target_range, seed=seed, operators=task.operators)
         if t is not None
     ]
     return with_prompts(datasets.Dataset.from_list(twins), task, tokenizer)
@@ -106,7 +106,7 @@ def _puzzles(task: TaskConfig) -> int:
 
 
 def _paired(rows, task: TaskConfig, target_range: tuple[int, int]):
-    return twin_pairs(rows, target_range, task.puzzle_seed) if task.train_twins else rows
+    return twin_pairs(rows, target_range, task.puzzle_seed, task.operators) if task.train_twins else rows
 
 
 class LevelSwitch:

@@ -76,9 +76,23 @@ FEW_SHOT = (
     ([45, 5], 9, "45 - 5 = 40, no. 45 * 5 = 225, no. 45 / 5 = 9, yes.", "45 / 5"),
 )
 FEW_SHOT_DEFAULT = 4  # how many of FEW_SHOT chat_few_shot shows unless a recipe says (few_shot_examples)
+
+# chat_compare: solved sum-or-difference puzzles (recipes with operators: "+-") whose reasoning reads the
+# target before it computes: it names the larger number, says whether the target is above or below it, and
+# adds or subtracts accordingly. A model that follows it answers from the target; one that copies a fixed
+# shape does not. Sums and differences alternate, the larger number first and second.
+FEW_SHOT_COMPARE = (
+    ([14, 5], 19, "The larger number is 14. 19 is more than 14, so add: 14 + 5 = 19, yes.", "14 + 5"),
+    ([25, 9], 16, "The larger number is 25. 16 is less than 25, so subtract: 25 - 9 = 16, yes.", "25 - 9"),
+    ([8, 23], 31, "The larger number is 23. 31 is more than 23, so add: 8 + 23 = 31, yes.", "8 + 23"),
+    ([6, 20], 14, "The larger number is 20. 14 is less than 20, so subtract: 20 - 6 = 14, yes.", "20 - 6"),
+    ([30, 12], 42, "The larger number is 30. 42 is more than 30, so add: 30 + 12 = 42, yes.", "30 + 12"),
+    ([11, 27], 16, "The larger number is 27. 16 is less than 27, so subtract: 27 - 11 = 16, yes.", "27 - 11"),
+)
+EXAMPLES = {"chat_few_shot": FEW_SHOT, "chat_compare": FEW_SHOT_COMPARE}  # the templates that show solved puzzles
 FEW_SHOT_INSTRUCTION = INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
 
-TEMPLATES = ("base", "chat", "chat_one_shot", "chat_few_shot")
+TEMPLATES = ("base", "chat", "chat_one_shot", "chat_few_shot", "chat_compare")
 
 
 def _numbers(nums: Sequence[int]) -> str:
@@ -124,18 +138,24 @@ def chat_prompt(
 
 
 def few_shot_prompt(
-    tokenizer: Any, nums: Sequence[int], target: int, *, system: str | None = None, shots: int = FEW_SHOT_DEFAULT
+    tokenizer: Any,
+    nums: Sequence[int],
+    target: int,
+    *,
+    system: str | None = None,
+    shots: int = FEW_SHOT_DEFAULT,
+    template: str = "chat_few_shot",
 ) -> str:
-    """The first `shots` of FEW_SHOT as earlier user/assistant turns in the tokenizer's chat template, the
-    puzzle, PREFILL."""
+    """The first `shots` solved puzzles of `template` (EXAMPLES) as earlier user/assistant turns in the
+    tokenizer's chat template, the puzzle, PREFILL."""
     _require_chat_template(tokenizer)
-    check_shots(shots)
+    check_shots(shots, template)
 
     def ask(n: Sequence[int], t: int) -> dict[str, str]:
         return {"role": "user", "content": FEW_SHOT_INSTRUCTION.format(numbers=_numbers(n), target=operator.index(t))}
 
     messages = [{"role": "system", "content": system}] if system is not None else []
-    for n, t, reasoning, answer in FEW_SHOT[:shots]:
+    for n, t, reasoning, answer in EXAMPLES[template][:shots]:
         messages += [
             ask(n, t),
             {"role": "assistant", "content": f"{PREFILL} {reasoning} </think> <answer> {answer} </answer>"},
@@ -144,12 +164,13 @@ def few_shot_prompt(
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + PREFILL
 
 
-def check_shots(shots: int) -> None:
-    """Refuse a number of chat_few_shot examples that FEW_SHOT does not hold."""
-    if not 1 <= shots <= len(FEW_SHOT):
+def check_shots(shots: int, template: str = "chat_few_shot") -> None:
+    """Refuse a number of solved puzzles that `template`'s EXAMPLES do not hold."""
+    examples = EXAMPLES.get(template, FEW_SHOT)
+    if not 1 <= shots <= len(examples):
         raise ConfigError(
-            f"few_shot_examples={shots}: chat_few_shot has {len(FEW_SHOT)} solved puzzles to show, "
-            f"so give 1 to {len(FEW_SHOT)}"
+            f"few_shot_examples={shots}: {template} has {len(examples)} solved puzzles to show, "
+            f"so give 1 to {len(examples)}"
         )
 
 
@@ -164,13 +185,14 @@ def make_prompt(
 ) -> str:
     """One puzzle's prompt in `template` (one of TEMPLATES).
 
-    The chat templates need `tokenizer`; `system` applies to them only; `shots` to chat_few_shot only.
+    The chat templates need `tokenizer`; `system` applies to them only; `shots` to chat_few_shot and
+    chat_compare only.
     """
     _check_template(template, tokenizer)
     if template == "base":
         return base_prompt(nums, target)
-    if template == "chat_few_shot":
-        return few_shot_prompt(tokenizer, nums, target, system=system, shots=shots)
+    if template in EXAMPLES:
+        return few_shot_prompt(tokenizer, nums, target, system=system, shots=shots, template=template)
     return chat_prompt(tokenizer, nums, target, system=system, one_shot=template == "chat_one_shot")
 
 
