@@ -224,11 +224,12 @@ def test_add_prompts_checks_the_template_before_mapping():
 
 @pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT_COMPARE)
 def test_compare_examples_read_the_target_truthfully(nums, target, reasoning, answer):
-    # the larger number is named right, the comparison is true, and it picks the operation that solves
-    larger, said, relation, op = re.match(
-        r"The larger number is (\d+)\. (\d+) is (more|less) than \1, so (add|subtract)", reasoning
+    # both numbers are named right, the comparison is true, and it picks the operation that solves
+    larger, smaller, said, relation, op = re.match(
+        r"The larger number is (\d+) and the smaller is (\d+)\. (\d+) is (more|less) than \1, so (add|subtract)",
+        reasoning,
     ).groups()
-    assert int(larger) == max(nums) and int(said) == target
+    assert (int(larger), int(smaller)) == (max(nums), min(nums)) and int(said) == target
     assert relation == ("more" if target > max(nums) else "less")
     assert op == ("add" if relation == "more" else "subtract") and ("+" in answer) == (op == "add")
 

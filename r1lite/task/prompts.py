@@ -78,16 +78,48 @@ FEW_SHOT = (
 FEW_SHOT_DEFAULT = 4  # how many of FEW_SHOT chat_few_shot shows unless a recipe says (few_shot_examples)
 
 # chat_compare: solved sum-or-difference puzzles (recipes with operators: "+-") whose reasoning reads the
-# target before it computes: it names the larger number, says whether the target is above or below it, and
-# adds or subtracts accordingly. A model that follows it answers from the target; one that copies a fixed
-# shape does not. Sums and differences alternate, the larger number first and second.
+# target before it computes: it names the larger and the smaller number, says whether the target is above or
+# below the larger, and adds or subtracts accordingly. A model that follows it answers from the target; one
+# that copies a fixed shape does not. Sums and differences alternate, the larger number first and second.
+# Naming only the larger number, the untrained SmolLM2-135M wrote the target as the other operand
+# (`27 - 29`) and solved 10 of 64 held-out sum-or-difference puzzles greedily; naming both, 17 of 64.
 FEW_SHOT_COMPARE = (
-    ([14, 5], 19, "The larger number is 14. 19 is more than 14, so add: 14 + 5 = 19, yes.", "14 + 5"),
-    ([25, 9], 16, "The larger number is 25. 16 is less than 25, so subtract: 25 - 9 = 16, yes.", "25 - 9"),
-    ([8, 23], 31, "The larger number is 23. 31 is more than 23, so add: 8 + 23 = 31, yes.", "8 + 23"),
-    ([6, 20], 14, "The larger number is 20. 14 is less than 20, so subtract: 20 - 6 = 14, yes.", "20 - 6"),
-    ([30, 12], 42, "The larger number is 30. 42 is more than 30, so add: 30 + 12 = 42, yes.", "30 + 12"),
-    ([11, 27], 16, "The larger number is 27. 16 is less than 27, so subtract: 27 - 11 = 16, yes.", "27 - 11"),
+    (
+        [14, 5],
+        19,
+        "The larger number is 14 and the smaller is 5. 19 is more than 14, so add: 14 + 5 = 19, yes.",
+        "14 + 5",
+    ),
+    (
+        [25, 9],
+        16,
+        "The larger number is 25 and the smaller is 9. 16 is less than 25, so subtract: 25 - 9 = 16, yes.",
+        "25 - 9",
+    ),
+    (
+        [8, 23],
+        31,
+        "The larger number is 23 and the smaller is 8. 31 is more than 23, so add: 8 + 23 = 31, yes.",
+        "8 + 23",
+    ),
+    (
+        [6, 20],
+        14,
+        "The larger number is 20 and the smaller is 6. 14 is less than 20, so subtract: 20 - 6 = 14, yes.",
+        "20 - 6",
+    ),
+    (
+        [30, 12],
+        42,
+        "The larger number is 30 and the smaller is 12. 42 is more than 30, so add: 30 + 12 = 42, yes.",
+        "30 + 12",
+    ),
+    (
+        [11, 27],
+        16,
+        "The larger number is 27 and the smaller is 11. 16 is less than 27, so subtract: 27 - 11 = 16, yes.",
+        "27 - 11",
+    ),
 )
 EXAMPLES = {"chat_few_shot": FEW_SHOT, "chat_compare": FEW_SHOT_COMPARE}  # the templates that show solved puzzles
 FEW_SHOT_INSTRUCTION = INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
