@@ -214,3 +214,18 @@ def test_bench_template_finds_the_best_target_blind_shape(tmp_path):
     out = _run("bench/bench_template.py", str(tmp_path))
     assert "model           1/3" in out and "best template   a - b on 2-number puzzles: 2/3" in out
     assert "best order rule a * b where a < b; a - b where b < a: 3/3" in out  # per order of the numbers
+
+
+def test_compare_verdicts_reads_the_comparison_and_whether_the_answer_follows_it(tmp_path):
+    def sample(nums, target, reasoning, shape):
+        return {"nums": nums, "target": target, "completion": reasoning, "shape": shape}
+
+    samples = [
+        sample([25, 9], 16, "16 is less than 25, so subtract: 25 - 9 = 16, yes.", "a - b"),  # right, followed
+        sample([14, 5], 19, "19 is less than 14, so subtract: 14 - 5 = 9, no.", "a - b"),  # wrong, followed
+        sample([8, 23], 31, "31 is more than 23, so add: 8 - 23 = 31, yes.", "a - b"),  # right, not followed
+        sample([6, 20], 14, "20 - 6 = 14, yes.", "b - a"),  # no comparison written: counts as neither
+    ]
+    (tmp_path / "final.json").write_text(json.dumps({"samples": samples}))
+    out = _run("bench/compare_verdicts.py", str(tmp_path / "final.json"))
+    assert "comparison right 2/4, answer's operator follows it 2/4" in out

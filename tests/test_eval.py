@@ -97,7 +97,7 @@ def test_eval_recipe_takes_a_checkpoints_task(tmp_path, tiny_recipe, tiny_model_
             str(tmp_path / "c.json"),
         ]
     )
-    assert report["settings"]["prompt_template"] == "chat_few_shot"
+    assert report["settings"]["prompt_template"] == "chat_compare"
 
 
 @pytest.mark.parametrize(
