@@ -4,9 +4,11 @@ Rewards are looked up by name with `get_reward_funcs(["equation_reward", "format
 built-ins, dotted paths ("package.module:function") and the "r1lite.rewards" entry-point
 group (see `rewards.registry`). The countdown rules are documented in `rewards.countdown`, the
 graded (partial-credit) rules in `rewards.graded`, whether the reasoning's equations are true in
-`rewards.reasoning`, the safe expression evaluator in `rewards.safe_math`.
+`rewards.reasoning`, whether the reasoning's comparisons hold and its arithmetic does what its words name in
+`rewards.consistency`, the safe expression evaluator in `rewards.safe_math`.
 """
 
+from rewards.consistency import stated_operation_reward, true_comparison_reward
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
 from rewards.reasoning import faithful_reward, honest_check_reward, reasoning_truth_reward
@@ -26,5 +28,7 @@ __all__ = [
     "numbers_used_reward",
     "reasoning_truth_reward",
     "shaped_format_reward",
+    "stated_operation_reward",
     "tinyzero_reward",
+    "true_comparison_reward",
 ]

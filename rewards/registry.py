@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from r1lite.errors import ConfigError, did_you_mean
+from rewards.consistency import stated_operation_reward, true_comparison_reward
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
 from rewards.reasoning import faithful_reward, honest_check_reward, reasoning_truth_reward
@@ -57,6 +58,8 @@ BUILTIN_REWARDS: Mapping[str, RewardFunc] = MappingProxyType(
             reasoning_truth_reward,
             faithful_reward,
             honest_check_reward,
+            stated_operation_reward,
+            true_comparison_reward,
         )
     }
 )

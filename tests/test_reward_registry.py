@@ -25,6 +25,8 @@ BUILTINS = sorted(
         "reasoning_truth_reward",
         "faithful_reward",
         "honest_check_reward",
+        "stated_operation_reward",
+        "true_comparison_reward",
     ]
 )
 
