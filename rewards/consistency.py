@@ -32,13 +32,21 @@ reads the target, so neither can tell a right answer from a wrong one (the answe
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rewards.countdown import completion_text
 from rewards.reasoning import reasoning_part
 
-__all__ = ["comparisons", "named_operations", "stated_operation_reward", "true_comparison_reward"]
+__all__ = [
+    "clause_after",
+    "comparisons",
+    "named_operations",
+    "operation_word",
+    "read_comparisons",
+    "stated_operation_reward",
+    "true_comparison_reward",
+]
 
 CLAUSE_CHARS = 80
 _WORD = re.compile(r"\b(add|subtract|multiply|divide)(?:s|ed|ing)?\b", re.IGNORECASE)
@@ -52,14 +60,25 @@ _OPERATOR = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
 _SYMBOL = {"+": "+", "-": "-", "*": "*", "x": "*", "×": "*", "/": "/", "÷": "/"}
 
 
+def clause_after(text: str, start: int) -> str:
+    """The clause from ``start``: up to a newline, ``;``, ``<`` or sentence-ending ``.``, at most 80 characters."""
+    clause = text[start : start + CLAUSE_CHARS]
+    end = _CLAUSE_END.search(clause)
+    return clause if end is None else clause[: end.start()]
+
+
+def operation_word(text: str) -> str | None:
+    """The first operation word in ``text`` (``add``, ``subtract``, ``multiply``, ``divide``), without its ending."""
+    word = _WORD.search(text)
+    return None if word is None else word[1].lower()
+
+
 def named_operations(text: str) -> tuple[int, int]:
     """(named operations that hold, named operations) in the reasoning of ``text``."""
     reasoning = reasoning_part(text)
     holds = named = 0
     for word in _WORD.finditer(reasoning):
-        clause = reasoning[word.end() : word.end() + CLAUSE_CHARS]
-        end = _CLAUSE_END.search(clause)
-        clause = clause if end is None else clause[: end.start()]
+        clause = clause_after(reasoning, word.end())
         expression = _EXPRESSION.search(clause)
         if expression is None:  # the word introduces no arithmetic: nothing to check
             continue
@@ -79,13 +98,18 @@ def stated_operation_reward(prompts: Sequence[object], completions: Sequence[obj
     return scores
 
 
+def read_comparisons(reasoning: str) -> Iterator[tuple[int, bool, int, int]]:
+    """(left, True for "more" or False for "less", right, where the comparison ends) for each comparison, in order."""
+    for match in _COMPARISON.finditer(reasoning):
+        yield int(match[1]), match[2].lower() in _GREATER, int(match[3]), match.end()
+
+
 def comparisons(text: str) -> tuple[int, int]:
     """(true comparisons, comparisons read) in the reasoning of ``text``."""
     true = read = 0
-    for match in _COMPARISON.finditer(reasoning_part(text)):
-        left, word, right = int(match[1]), match[2].lower(), int(match[3])
+    for left, greater, right, _ in read_comparisons(reasoning_part(text)):
         read += 1
-        true += left > right if word in _GREATER else left < right
+        true += left > right if greater else left < right
     return true, read
 
 

@@ -229,3 +229,4 @@ def test_compare_verdicts_reads_the_comparison_and_whether_the_answer_follows_it
     (tmp_path / "final.json").write_text(json.dumps({"samples": samples}))
     out = _run("bench/compare_verdicts.py", str(tmp_path / "final.json"))
     assert "comparison right 2/4, answer's operator follows it 2/4" in out
+    assert "decision right 2/4" in out  # target_decision_reward: the first and the third (its word follows)

@@ -27,6 +27,7 @@ BUILTINS = sorted(
         "honest_check_reward",
         "stated_operation_reward",
         "true_comparison_reward",
+        "target_decision_reward",
     ]
 )
 

@@ -1,0 +1,90 @@
+"""Did the reasoning decide from the target? The comparison that chooses between sum and difference.
+
+On a puzzle of two numbers whose target is their sum or their difference, one comparison decides:
+the sum is more than the larger number and the difference is less, so "16 is less than 25, so
+subtract" is the whole decision (the ``chat_compare`` prompt's worked examples make it). The answer
+rewards pay a model that skips it whenever its fixed choice happens to be right, half the puzzles;
+this reward pays only a decision made from the target, so no choice that ignores the target earns
+it on more than the puzzles that choice fits. The rules, top to bottom:
+
+Which puzzles
+  1. Rows with two numbers ``a``, ``b`` and a target equal to ``a + b`` or ``|a - b|``; the right
+     decision is "more, so add" for the sum and "less, so subtract" for the difference. Any other row
+     (three numbers, a product, an unreachable target) scores None: not applicable, which TRL leaves
+     out of the reward's mean and of the sum of rewards.
+
+The decision read from the reasoning (``rewards.reasoning.reasoning_part``)
+  2. The first comparison (``rewards.consistency``'s reading: ``A is more than B``, ``less``,
+     ``greater``, ... between two whole numbers) between the target and the larger number, either way
+     round: "25 is more than 16" says the target 16 is less than 25.
+  3. Its choice is the first operation word (``add``, ``subtract``, ``multiply``, ``divide``, with
+     their endings) in the rest of its clause, as ``rewards.consistency`` bounds a clause: before the
+     next newline, ``;``, ``<`` or sentence-ending ``.``, within 80 characters.
+
+target_decision_reward: 1.0 or 0.0 (None where rule 1 does not apply)
+  4. 1.0 when that comparison is true and its choice is the right one: "16 is less than 25, so
+     subtract" on 25 and 9 with target 16. A false comparison, a right comparison with the wrong word
+     or none ("16 is less than 25, so add"), or no comparison of the target with the larger number
+     scores 0.0. Whether the answer then does what the word says is ``stated_operation_reward``'s
+     check, and whether it is right the answer rewards'.
+
+Data: the columns ``nums`` and ``target``, validated as for ``equation_reward``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rewards.consistency import clause_after, operation_word, read_comparisons
+from rewards.countdown import _countdown_columns, completion_text
+from rewards.reasoning import reasoning_part
+
+__all__ = ["right_decision", "stated_decision", "target_decision_reward"]
+
+
+def right_decision(nums: Sequence[int], target: int) -> tuple[str, str] | None:
+    """("more", "add") for a sum, ("less", "subtract") for a difference of two numbers; None otherwise (rule 1)."""
+    if len(nums) != 2:
+        return None
+    a, b = nums
+    if target == a + b:
+        return "more", "add"
+    if target == abs(a - b) and target != max(a, b):  # a difference equal to the larger needs a 0
+        return "less", "subtract"
+    return None
+
+
+def stated_decision(text: str, larger: int, target: int) -> tuple[str, str | None] | None:
+    """(the target is "more" or "less" than `larger`, the operation word chosen or None), from the reasoning.
+
+    None when the reasoning compares the target with the larger number nowhere (rules 2-3). The
+    comparison is reported as written, true or not.
+    """
+    reasoning = reasoning_part(text)
+    for left, greater, right, end in read_comparisons(reasoning):
+        if (left, right) == (target, larger):
+            relation = "more" if greater else "less"
+        elif (left, right) == (larger, target):  # "25 is more than 16": the target is less
+            relation = "less" if greater else "more"
+        else:
+            continue
+        return relation, operation_word(clause_after(reasoning, end))
+    return None
+
+
+def target_decision_reward(
+    prompts: Sequence[object], completions: Sequence[object], **kwargs: Any
+) -> list[float | None]:
+    """1.0 when the reasoning compares the target with the larger number truly and chooses by it (rule 4)."""
+    nums, targets = _countdown_columns("target_decision_reward", completions, kwargs)
+    scores: list[float | None] = []
+    for completion, row_nums, target in zip(completions, nums, targets, strict=True):
+        right = right_decision(row_nums, target)
+        if right is None:
+            scores.append(None)
+            continue
+        text = completion_text(completion)
+        stated = None if text is None else stated_decision(text, max(row_nums), target)
+        scores.append(1.0 if stated == right else 0.0)
+    return scores

@@ -1,0 +1,64 @@
+"""target_decision_reward: the comparison of the target with the larger number, and the choice it makes."""
+
+import pytest
+
+from rewards.decision import right_decision, stated_decision, target_decision_reward
+
+SUM = ([25, 9], 34)  # the target is the sum: "more, so add"
+DIFF = ([25, 9], 16)  # the target is the difference: "less, so subtract"
+
+# (completion, (nums, target), reward): one line per case, the comment says why
+CASES = [
+    (" The larger number is 25 and the smaller is 9. 16 is less than 25, so subtract: 25 - 9 = 16, yes.", DIFF, 1.0),
+    (" 34 is more than 25, so add: 25 + 9 = 34, yes. </think> <answer> 25 + 9 </answer>", SUM, 1.0),
+    (" 16 is less than 25, so subtract: 25 - 9 = 16, yes.", SUM, 0.0),  # the always-"less" template on a sum
+    (" 34 is more than 25, so add: 25 + 9 = 34, yes.", DIFF, 0.0),  # false: 34 is not this puzzle's target
+    (" 16 is more than 25, so add: 25 + 9 = 34.", DIFF, 0.0),  # the target compared, falsely
+    (" 16 is less than 25, so add: 25 + 9 = 34.", DIFF, 0.0),  # a true comparison, the wrong choice
+    (" 16 is less than 25. So 25 - 9 = 16.", DIFF, 0.0),  # a true comparison and no choice in its clause
+    (" 25 is more than 16, so subtract: 25 - 9 = 16.", DIFF, 1.0),  # either way round: the target is less
+    (" 9 is less than 25. 16 is less than 25, subtracting: 25 - 9", DIFF, 1.0),  # the first about the target counts
+    (" 16 is less than 25, so add. 16 is less than 25, so subtract.", DIFF, 0.0),  # the first decision counts
+    (" 16 is more than 9, so add: 25 + 9 = 34", SUM, 0.0),  # compared with the smaller number: no decision
+    (" 16 IS SMALLER THAN 25, SO SUBTRACT", DIFF, 1.0),  # any case, any comparison word
+    (" </think> <answer> 16 is less than 25, so subtract </answer>", DIFF, 0.0),  # the answer is not reasoning
+    ("", DIFF, 0.0),
+    (" 34 is more than 25, so add", ([25, 9, 3], 34), None),  # three numbers: not applicable
+    (" 225 is more than 25, so multiply", ([25, 9], 225), None),  # a product: not applicable
+    (" 7 is less than 25, so subtract", ([25, 9], 7), None),  # unreachable by sum or difference
+]
+
+
+@pytest.mark.parametrize(("completion", "puzzle", "reward"), CASES)
+def test_target_decision_reward(completion, puzzle, reward):
+    nums, target = puzzle
+    assert target_decision_reward(None, [completion], nums=[nums], target=[target]) == [reward]
+
+
+@pytest.mark.parametrize(
+    ("nums", "target", "decision"),
+    [
+        ([25, 9], 34, ("more", "add")),
+        ([9, 25], 16, ("less", "subtract")),  # the difference either way round
+        ([5, 5], 10, ("more", "add")),  # equal numbers: the difference is 0, never a target
+        ([3, 4], 12, None),
+    ],
+)
+def test_right_decision(nums, target, decision):
+    assert right_decision(nums, target) == decision
+
+
+def test_stated_decision_reports_what_was_written():
+    assert stated_decision(" 16 is more than 25, so add", 25, 16) == ("more", "add")
+    assert stated_decision(" 16 is less than 25.", 25, 16) == ("less", None)
+    assert stated_decision(" no comparison", 25, 16) is None
+
+
+def test_conversational_and_bad_completions():
+    completions = [[{"role": "assistant", "content": " 16 is less than 25, so subtract"}], None, 3]
+    assert target_decision_reward(None, completions, nums=[[25, 9]] * 3, target=[16] * 3) == [1.0, 0.0, 0.0]
+
+
+def test_missing_column_names_the_reward():
+    with pytest.raises(ValueError, match="target_decision_reward"):
+        target_decision_reward(None, ["x"], nums=[[25, 9]])
