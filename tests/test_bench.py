@@ -216,6 +216,14 @@ def test_bench_template_finds_the_best_target_blind_shape(tmp_path):
     assert "best order rule a * b where a < b; a - b where b < a: 3/3" in out  # per order of the numbers
 
 
+def test_bench_template_on_an_unfinished_run_says_what_to_pass(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "bench/bench_template.py", str(tmp_path)], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "eval/final.json not found: pass the folder of a run" in result.stderr
+
+
 def test_compare_verdicts_reads_the_comparison_and_whether_the_answer_follows_it(tmp_path):
     def sample(nums, target, reasoning, shape):
         return {"nums": nums, "target": target, "completion": reasoning, "shape": shape}
