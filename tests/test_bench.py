@@ -238,3 +238,22 @@ def test_compare_verdicts_reads_the_comparison_and_whether_the_answer_follows_it
     out = _run("bench/compare_verdicts.py", str(tmp_path / "final.json"))
     assert "comparison right 2/4, answer's operator follows it 2/4" in out
     assert "decision right 2/4" in out  # target_decision_reward: the first and the third (its word follows)
+
+
+def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
+    def row(step, nums, target, said, advantage):
+        completion = f"{target} is {said} than 25"
+        return {"step": step, "nums": nums, "target": target, "completion": completion, "advantage": advantage}
+
+    rows = [
+        row(0, [25, 9], 34, "more", 0.5),  # a sum, "more": right, pushed up
+        row(0, [25, 9], 16, "less", 0.5),  # a difference, "less": right, not counted as "more"
+        row(1, [25, 9], 16, "more", -0.25),  # a difference, "more": wrong, pushed down
+        row(2, [25, 9], 16, "more", 0.75),  # the next window
+        row(2, [3, 4], 12, "more", 1.0),  # a product: no right comparison, left out
+    ]
+    (tmp_path / "rollouts").mkdir()
+    (tmp_path / "rollouts" / "step-000000.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    out = _run("bench/comparison_drift.py", str(tmp_path), "--window", "2")
+    assert "steps 0-1: sums: 'more' 1/1, push +0.5; differences: 'more' 1/2, push -0.2" in out
+    assert "steps 2-3: sums: 'more' 0/0, push +0.0; differences: 'more' 1/1, push +0.8" in out
