@@ -17,6 +17,8 @@ import json
 import re
 from pathlib import Path
 
+from rewards.decision import right_decision
+
 MORE = re.compile(r"is more than")
 
 
@@ -24,10 +26,10 @@ def drift(rollouts: list[dict], window: int) -> list[dict]:
     """Per window of ``window`` steps: counts of "more" and rows, and summed advantage of "more", per kind."""
     windows: dict[int, dict] = {}
     for row in rollouts:
-        nums, target = row["nums"], row["target"]
-        if len(nums) != 2 or target not in (sum(nums), abs(nums[0] - nums[1])):
+        decision = right_decision(row["nums"], row["target"])
+        if decision is None:
             continue  # only sum-or-difference puzzles of two numbers have a right comparison
-        kind = "sum" if target == sum(nums) else "difference"
+        kind = "sum" if decision[0] == "more" else "difference"
         start = row["step"] // window * window
         w = windows.setdefault(start, {"steps": (start, start + window - 1)})
         counts = w.setdefault(kind, {"more": 0, "rows": 0, "push": 0.0})

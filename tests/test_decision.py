@@ -19,7 +19,7 @@ CASES = [
     (" 25 is more than 16, so subtract: 25 - 9 = 16.", DIFF, 1.0),  # either way round: the target is less
     (" 9 is less than 25. 16 is less than 25, subtracting: 25 - 9", DIFF, 1.0),  # the first about the target counts
     (" 16 is less than 25, so add. 16 is less than 25, so subtract.", DIFF, 0.0),  # the first decision counts
-    (" 16 is more than 9, so add: 25 + 9 = 34", SUM, 0.0),  # compared with the smaller number: no decision
+    (" 34 is more than 9, so add: 25 + 9 = 34", SUM, 0.0),  # compared with the smaller number: no decision
     (" 16 IS SMALLER THAN 25, SO SUBTRACT", DIFF, 1.0),  # any case, any comparison word
     (" </think> <answer> 16 is less than 25, so subtract </answer>", DIFF, 0.0),  # the answer is not reasoning
     ("", DIFF, 0.0),
