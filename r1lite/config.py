@@ -187,11 +187,12 @@ class TaskConfig:
         default=0, metadata={"help": "Evaluate on the held-out split every N optimizer steps (0: only at the end)."}
     )
     eval_at_end: bool = field(default=True, metadata={"help": "Evaluate the final model on the held-out split."})
-    eval_at_start: bool = field(
-        default=False,
+    eval_at_start: bool | None = field(
+        default=None,
         metadata={
-            "help": "Evaluate the starting model too (also done whenever eval_every is set), so the run ends with a "
-            "before-and-after table on the same puzzles."
+            "help": "Evaluate the starting model too, so the run ends with a before-and-after table on the same "
+            "puzzles. Unset: only when eval_every is set (the curve then starts at step 0); false skips it even "
+            "then (e.g. seeds of one recipe, whose untrained row comes once from elsewhere)."
         },
     )
     eval_twins: bool = field(

@@ -193,3 +193,24 @@ def test_a_set_too_small_to_beat_the_template_is_warned_once(caplog, monkeypatch
     assert fields["template"] == "a + b" and fields["template_accuracy"] == 0.5  # ties: the first shape
     warnings = [r.getMessage() for r in caplog.records if "cannot tell a model 15 points above" in r.getMessage()]
     assert len(warnings) == 1 and "use at least" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "every, at_start, evaluated",
+    [
+        (0, None, False),  # no curve, nothing asked: the run evaluates only at the end
+        (12, None, True),  # a curve starts at step 0
+        (12, False, False),  # said false: skipped even with a curve (seeds whose untrained row comes from elsewhere)
+        (0, True, True),  # a before-and-after table without a curve
+    ],
+)
+def test_start_evaluation(every, at_start, evaluated):
+    from types import SimpleNamespace
+
+    from r1lite.training.callbacks import HeldoutEvalCallback
+
+    cb = HeldoutEvalCallback([], None, max_new_tokens=8, every=every, at_start=at_start)
+    runs = []
+    cb._run = lambda state, name=None, **kw: runs.append(name)
+    cb.on_train_begin(None, SimpleNamespace(global_step=0), None)
+    assert runs == (["step-000000.json"] if evaluated else [])

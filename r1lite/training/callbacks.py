@@ -30,7 +30,7 @@ class HeldoutEvalCallback(TrainerCallback):
         max_new_tokens: int,
         every: int = 0,
         at_end: bool = True,
-        at_start: bool = False,
+        at_start: bool | None = None,
         batch_size: int = 32,
         stop_strings=(),
         levels=(),
@@ -48,7 +48,7 @@ class HeldoutEvalCallback(TrainerCallback):
         self.max_new_tokens = max_new_tokens
         self.every = every
         self.at_end = at_end
-        self.at_start = at_start or bool(every)
+        self.at_start = bool(every) if at_start is None else at_start  # None: with the curve, if any
         self.batch_size = batch_size
         self.trainer = None  # set by build_trainer: evaluation needs the accelerator and the wrapped model
 
