@@ -28,6 +28,13 @@ target_decision_reward: 1.0 or 0.0 (None where rule 1 does not apply)
      scores 0.0. Whether the answer then does what the word says is ``stated_operation_reward``'s
      check, and whether it is right the answer rewards'.
 
+acted_decision_reward: 1.0 or 0.0 (None where rule 1 does not apply)
+  5. 1.0 when rule 4 pays and the answer carries the decision out: an expression of exactly the two
+     given numbers whose operation is the word's (``+`` for add, ``-`` for subtract, either order).
+     Rule 4 alone pays a right decision whatever follows it, so a policy can keep the reasoning and
+     let the answer drift: one run wrote the result as a bare number ("so subtract: 17 - 14 = 3,
+     yes. </think> <answer> 3 </answer>") in 25 of its 32 rollouts by step 14, paid 1.0 each time.
+
 Data: the columns ``nums`` and ``target``, validated as for ``equation_reward``.
 """
 
@@ -37,10 +44,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from rewards.consistency import clause_after, operation_word, read_comparisons
-from rewards.countdown import _countdown_columns, completion_text
+from rewards.countdown import _countdown_columns, completion_text, uses_given_numbers
+from rewards.graded import parsed_answer
 from rewards.reasoning import reasoning_part
 
-__all__ = ["right_decision", "stated_decision", "target_decision_reward"]
+__all__ = ["acted_decision_reward", "right_decision", "stated_decision", "target_decision_reward"]
+
+OPERATOR = {"add": "+", "subtract": "-"}  # the answer's operation for each decision word
 
 
 def right_decision(nums: Sequence[int], target: int) -> tuple[str, str] | None:
@@ -87,4 +97,25 @@ def target_decision_reward(
         text = completion_text(completion)
         stated = None if text is None else stated_decision(text, max(row_nums), target)
         scores.append(1.0 if stated == right else 0.0)
+    return scores
+
+
+def acted_decision_reward(
+    prompts: Sequence[object], completions: Sequence[object], **kwargs: Any
+) -> list[float | None]:
+    """1.0 when rule 4 pays and the answer is the two given numbers joined by the chosen operation (rule 5)."""
+    nums, targets = _countdown_columns("acted_decision_reward", completions, kwargs)
+    decided = target_decision_reward(prompts, completions, nums=nums, target=targets)
+    scores: list[float | None] = []
+    for completion, row_nums, target, score in zip(completions, nums, targets, decided, strict=True):
+        if not score:  # None (not applicable) or 0.0 (no right decision) stands
+            scores.append(score)
+            continue
+        answer = parsed_answer(completion)
+        acted = (
+            answer is not None
+            and uses_given_numbers(answer.literals, row_nums)
+            and answer.postfix[-1] == OPERATOR[right_decision(row_nums, target)[1]]
+        )
+        scores.append(1.0 if acted else 0.0)
     return scores

@@ -1,8 +1,9 @@
-"""target_decision_reward: the comparison of the target with the larger number, and the choice it makes."""
+"""target_decision_reward and acted_decision_reward: the comparison of the target with the larger number, the choice
+it makes, and whether the answer carries it out."""
 
 import pytest
 
-from rewards.decision import right_decision, stated_decision, target_decision_reward
+from rewards.decision import acted_decision_reward, right_decision, stated_decision, target_decision_reward
 
 SUM = ([25, 9], 34)  # the target is the sum: "more, so add"
 DIFF = ([25, 9], 16)  # the target is the difference: "less, so subtract"
@@ -62,3 +63,36 @@ def test_conversational_and_bad_completions():
 def test_missing_column_names_the_reward():
     with pytest.raises(ValueError, match="target_decision_reward"):
         target_decision_reward(None, ["x"], nums=[[25, 9]])
+
+
+DECIDED_LESS = " 16 is less than 25, so subtract: 25 - 9 = 16, yes. </think> "
+DECIDED_MORE = " 34 is more than 25, so add: 25 + 9 = 34, yes. </think> "
+
+# (completion, (nums, target), reward): rule 5, the decision carried out by the answer
+ACTED_CASES = [
+    (DECIDED_LESS + "<answer> 25 - 9 </answer>", DIFF, 1.0),
+    (DECIDED_MORE + "<answer> 9 + 25 </answer>", SUM, 1.0),  # either order
+    (DECIDED_LESS + "<answer> 9 - 25 </answer>", DIFF, 1.0),  # acted on; the answer rewards judge the order
+    (DECIDED_LESS + "<answer> 16 </answer>", DIFF, 0.0),  # the value alone: the run that drifted there
+    (DECIDED_LESS + "<answer> 25 + 9 </answer>", DIFF, 0.0),  # decided to subtract, answered with a sum
+    (DECIDED_LESS + "<answer> 25 - 25 </answer>", DIFF, 0.0),  # not the given numbers
+    (DECIDED_LESS + "<answer> 25 - 9 - 0 </answer>", DIFF, 0.0),  # a number not in the puzzle
+    (DECIDED_LESS, DIFF, 0.0),  # no answer block
+    (DECIDED_LESS + "<answer> 25 - </answer>", DIFF, 0.0),  # not an expression
+    (" 16 is less than 25, so add: 25 + 9 = 34. </think> <answer> 25 + 9 </answer>", DIFF, 0.0),  # wrong decision
+    (DECIDED_MORE + "<answer> 25 + 9 </answer>", ([25, 9, 3], 34), None),  # three numbers: not applicable
+]
+
+
+@pytest.mark.parametrize(("completion", "puzzle", "reward"), ACTED_CASES)
+def test_acted_decision_reward(completion, puzzle, reward):
+    nums, target = puzzle
+    assert acted_decision_reward(None, [completion], nums=[nums], target=[target]) == [reward]
+
+
+def test_acted_decision_is_registered_and_names_itself_in_errors():
+    from rewards import get_reward_func
+
+    assert get_reward_func("acted_decision_reward") is acted_decision_reward
+    with pytest.raises(ValueError, match="acted_decision_reward"):
+        acted_decision_reward(None, ["x"], nums=[[25, 9]])

@@ -28,6 +28,7 @@ BUILTINS = sorted(
         "stated_operation_reward",
         "true_comparison_reward",
         "target_decision_reward",
+        "acted_decision_reward",
     ]
 )
 
