@@ -33,7 +33,8 @@ acted_decision_reward: 1.0 or 0.0 (None where rule 1 does not apply)
      given numbers whose operation is the word's (``+`` for add, ``-`` for subtract, either order).
      Rule 4 alone pays a right decision whatever follows it, so a policy can keep the reasoning and
      let the answer drift: one run wrote the result as a bare number ("so subtract: 17 - 14 = 3,
-     yes. </think> <answer> 3 </answer>") in 25 of its 32 rollouts by step 14, paid 1.0 each time.
+     yes. </think> <answer> 3 </answer>") in 25 of its 32 rollouts by step 14, and rule 4 paid 1.0
+     for each whose decision was right.
 
 Data: the columns ``nums`` and ``target``, validated as for ``equation_reward``.
 """
