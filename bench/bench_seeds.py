@@ -1,11 +1,12 @@
 """Run one zero recipe under several seeds, one after another, and report the run-to-run spread.
 
 Each seed trains into `<out>/seed-<s>` (a seed whose run finished is not run again, so the command
-resumes); then a Markdown table (training reward at the first and last steps, held-out accuracy
-with its 95% interval, per curriculum level where the recipe has levels, strict format, mean
-length, minutes) with the mean and standard deviation over seeds goes to `<out>/seeds.md`, the
-reward curves of all seeds to `<out>/reward.png`, and their held-out accuracy at each evaluation
-to `<out>/heldout.png`. A second table gives, per level, each seed beside the untrained model and the
+resumes; a finished seed's checkpoints, about 1 GB of optimizer state each, are then removed unless
+`--keep_checkpoints`: its final model stays); then a Markdown table (training reward at the first and
+last steps, held-out accuracy with its 95% interval, per curriculum level where the recipe has levels,
+strict format, mean length, minutes) with the mean and standard deviation over seeds goes to
+`<out>/seeds.md`, the reward curves of all seeds to `<out>/reward.png`, and their held-out accuracy at
+each evaluation to `<out>/heldout.png`. A second table gives, per level, each seed beside the untrained model and the
 best target-blind answer template on the same puzzles, with the target probe and the top answer shape.
 
     python bench/bench_seeds.py --config configs/smollm2-135m/zero.yaml --seeds 0 1 2 --out runs/seeds/zero
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,6 +50,17 @@ def run_seed(config: str, seed: int, folder: Path, overrides: list[str]) -> None
     ]
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def remove_checkpoints(folder: Path) -> int:
+    """Delete a finished run's checkpoint-* folders (its final model and evaluations stay); returns bytes freed."""
+    if not (folder / "run_summary.json").exists():  # unfinished: the checkpoints are what it resumes from
+        return 0
+    freed = 0
+    for checkpoint in sorted(folder.glob("checkpoint-*")):
+        freed += sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file())
+        shutil.rmtree(checkpoint)
+    return freed
 
 
 PROBE_KEYS = ("template", "template_accuracy", "accuracy_off_template", "top_shape", "top_shape_share")
@@ -220,11 +233,18 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="the untrained model's evaluation (a run's eval/step-000000.json); default: the first seed's, if any",
     )
+    p.add_argument(
+        "--keep_checkpoints",
+        action="store_true",
+        help="keep each finished seed's checkpoints (about 1 GB of optimizer state each; 2 per seed by default)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     os.makedirs(out, exist_ok=True)
     for seed in args.seeds:
         run_seed(args.config, seed, out / f"seed-{seed}", overrides)
+        if not args.keep_checkpoints and (freed := remove_checkpoints(out / f"seed-{seed}")):
+            print(f"seed {seed}: removed its checkpoints ({freed / 1e9:.1f} GB; --keep_checkpoints keeps them)")
     rows = [seed_row(seed, out / f"seed-{seed}") for seed in args.seeds]
     text = (
         table(rows)

@@ -257,3 +257,18 @@ def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
     out = _run("bench/comparison_drift.py", str(tmp_path), "--window", "2")
     assert "steps 0-1: sums: 'more' 1/1, push +0.5; differences: 'more' 1/2, push -0.2" in out
     assert "steps 2-3: sums: 'more' 0/0, push +0.0; differences: 'more' 1/1, push +0.8" in out
+
+
+def test_bench_seeds_removes_checkpoints_of_finished_seeds_only(tmp_path):
+    bench = _bench("bench_seeds.py")
+    finished, running = tmp_path / "seed-0", tmp_path / "seed-1"
+    for run in (finished, running):
+        for step in (6, 12):
+            (run / f"checkpoint-{step}").mkdir(parents=True)
+            (run / f"checkpoint-{step}" / "optimizer.pt").write_bytes(b"x" * 1000)
+        (run / "model.safetensors").write_bytes(b"w" * 10)
+    (finished / "run_summary.json").write_text("{}")
+    assert bench["remove_checkpoints"](finished) == 2000
+    assert not list(finished.glob("checkpoint-*")) and (finished / "model.safetensors").exists()  # the model stays
+    assert bench["remove_checkpoints"](running) == 0  # unfinished: it resumes from them
+    assert len(list(running.glob("checkpoint-*"))) == 2

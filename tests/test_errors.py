@@ -146,7 +146,19 @@ def _other_runs(tmp):
         "zero.build_trainer = broken\n"
         "from r1lite.errors import run_main\nrun_main(zero.main)\n"
     )
+    full = tmp / "full_disk.py"  # a disk with 1 MB free: the first checkpoint cannot fit
+    full_run = str(tmp / "full-run")
+    full.write_text(
+        "import sys, shutil\n"
+        f"sys.argv[1:] = ['--config', 'configs/tiny/zero.yaml', '--output_dir', {full_run!r}, "
+        "'--save_strategy', 'steps', '--save_steps', '1']\n"
+        "import r1lite.training.disk_space as disk_space\n"
+        "disk_space.shutil.disk_usage = lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 10**6, 10**6)\n"
+        "import r1lite.training.zero as zero\n"
+        "from r1lite.errors import run_main\nrun_main(zero.main)\n"
+    )
     return {
+        "full disk": ([str(full)], {}),
         "debug": (
             ["recipes/zero.py", *TINY, "--output_dir", str(tmp / "debug"), "--reward_funcs", "equation_rewrd"],
             {"R1LITE_DEBUG": "1"},
@@ -226,6 +238,13 @@ def test_a_bug_keeps_its_trace(outcomes):
     result, _ = outcomes["bug"]
     assert result.returncode == 1 and "Traceback" in result.stderr and "KeyError: 'a bug'" in result.stderr
     assert "r1lite: error:" not in result.stderr
+
+
+def test_a_full_disk_stops_before_the_checkpoint_in_one_line(outcomes):
+    result, _ = outcomes["full disk"]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    _one_line(result.stderr, ["has 1.0 MB free", "checkpoint of step 1 needs about", "save_strategy: no"])
+    assert "iostream error" not in result.stderr
 
 
 def test_two_processes_print_the_line_once(outcomes):

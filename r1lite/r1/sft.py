@@ -36,6 +36,7 @@ from r1lite.task.data import heldout_dataset, sampling_rows
 from r1lite.task.record import find_task_record, record_stop_strings, task_from_record, task_record, write_task_record
 from r1lite.training.callbacks import HeldoutEvalCallback
 from r1lite.training.cpu import configure_cpu
+from r1lite.training.disk_space import DiskSpaceCallback
 from r1lite.training.run_folder import resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
 from r1lite.training.zero import parse_args as parse_zero_args
@@ -128,7 +129,7 @@ def build_trainer(
     The loss is on the completion tokens only: TRL's default (``completion_only_loss: None``) for
     prompt/completion data, and what the recipes set explicitly."""
     model = load_model(init, dtype=training_dtype(model_args))
-    callbacks = list(callbacks)
+    callbacks = [*callbacks, DiskSpaceCallback()]
     eval_cb = None
     if eval_dataset is not None:
         eval_cb = HeldoutEvalCallback(

@@ -27,6 +27,7 @@ from r1lite.task.record import write_task_record
 from r1lite.training.callbacks import CollapseGuardCallback, HeldoutEvalCallback, RewardProgressCallback
 from r1lite.training.cpu import configure_cpu
 from r1lite.training.curriculum import CurriculumCallback
+from r1lite.training.disk_space import DiskSpaceCallback
 from r1lite.training.reward_guard import checked
 from r1lite.training.run_folder import RunFolderResumeCallback, resume_point, run_folder_lock
 from r1lite.training.saving import save_final_model
@@ -109,7 +110,7 @@ def build_trainer(task: TaskConfig, training: R1ZeroConfig, model_args: ModelCon
     # 2. The model.
     model = load_policy(model_args)
     eval_cb = None
-    extra = [*callbacks, CollapseGuardCallback(GuardSettings.from_config(training))]
+    extra = [*callbacks, CollapseGuardCallback(GuardSettings.from_config(training)), DiskSpaceCallback()]
     if task.eval_every or task.eval_at_end or task.eval_at_start:
         eval_cb = HeldoutEvalCallback(
             eval_dataset,
