@@ -10,6 +10,7 @@ them knows is an error.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,13 @@ from r1lite.task.countdown import check_operators
 from r1lite.task.curriculum import Level, from_task
 from r1lite.task.prompts import FEW_SHOT, FEW_SHOT_COMPARE, FEW_SHOT_DEFAULT, check_shots
 from r1lite.task.prompts import TEMPLATES as PROMPT_TEMPLATES
+
+# TRL 1.16 passes transformers' gradient-checkpointing names that 5.x deprecates, when a config is built and
+# when the model is wrapped: nothing a recipe can change. Filtered here, where every entry point (zero, sft,
+# pipeline) builds its config.
+warnings.filterwarnings(
+    "ignore", message=r"`(is_)?gradient_checkpointing(_enable)?` is deprecated", category=FutureWarning
+)
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

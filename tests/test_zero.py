@@ -194,6 +194,7 @@ def test_two_processes_with_accelerate(tmp_path, tiny_model_path):
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "training pass with shared prefixes" in result.stderr  # one forward per micro-batch: DDP takes it
+    assert "FutureWarning" not in result.stderr  # the console reads like a product's: no deprecation noise
     rows = _rollouts(tmp_path / "run")["step-000001.jsonl"]
     assert len(rows) == 16  # 8 completions on each of the 2 processes, gathered and written once
     assert (tmp_path / "run" / "eval" / "final.json").exists()

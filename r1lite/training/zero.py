@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import time
-import warnings
 from dataclasses import asdict
 
 from trl import ModelConfig, get_peft_config
@@ -35,10 +34,6 @@ from r1lite.training.trainer import R1ZeroTrainer
 from rewards import get_reward_funcs
 
 logger = logging.getLogger("r1lite.training.zero")
-# TRL 1.16 calls transformers' gradient-checkpointing names that 5.x deprecates: nothing a recipe can change.
-warnings.filterwarnings(
-    "ignore", message=r"`(is_)?gradient_checkpointing(_enable)?` is deprecated", category=FutureWarning
-)
 
 DEFAULT_RECIPE = CONFIGS / "smollm2-135m" / "zero.yaml"
 
