@@ -280,6 +280,19 @@ def test_rates_carry_their_interval(share, n, text):
     assert _rate(share, n) == text
 
 
+@pytest.mark.parametrize("name", ["pipeline.yaml", "learn-pipeline.yaml"])
+def test_default_model_pipelines_fit_their_samples_before_the_zero_stage(tokenizer, name):
+    from r1lite.errors import ConfigError
+    from r1lite.r1.pipeline import _check_stage, check_samples_fit_sft, load_pipeline
+
+    spec = load_pipeline(REPO / "configs" / "smollm2-135m" / name)
+    zero, sft = (_check_stage(stage, {**spec[stage], **CPU}) for stage in ("zero", "sft"))
+    check_samples_fit_sft(zero, sft, tokenizer)  # the shipped max_length holds prompt + sample_max_new_tokens
+    sft[1].max_length = 512  # the default's until 2026-12-07: make pipeline stopped only after the zero stage
+    with pytest.raises(ConfigError, match="Set max_length to at least"):
+        check_samples_fit_sft(zero, sft, tokenizer)
+
+
 def test_the_learn_pipeline_samples_from_every_level(tokenizer):
     from r1lite.config import TaskConfig
     from r1lite.r1.pipeline import load_pipeline

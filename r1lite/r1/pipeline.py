@@ -320,8 +320,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.seed is not None:
         for stage in ("zero", "sft"):
             spec[stage]["seed"] = args.seed
-    for stage in ("zero", "sft"):  # the cheap checks of both stages before the first one trains
-        _check_stage(stage, spec[stage])
+    parsed = {stage: _check_stage(stage, spec[stage]) for stage in ("zero", "sft")}  # before the first one trains
+    check_samples_fit_sft(parsed["zero"], parsed["sft"])
     root = Path(spec["output_dir"])
     from r1lite.training.run_folder import run_folder_lock  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
@@ -352,8 +352,9 @@ def _run(spec: dict, root: Path) -> dict:
     return summary
 
 
-def _check_stage(stage: str, recipe: dict) -> None:
-    """Parse a stage's merged recipe without running it: unknown keys and bad values fail before any training."""
+def _check_stage(stage: str, recipe: dict) -> tuple:
+    """Parse a stage's merged recipe without running it: unknown keys and bad values fail before any training.
+    Returns the parsed configs (task or cleanup, training, model)."""
     from trl import ModelConfig, SFTConfig  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
 
     from r1lite.config import R1ZeroConfig, TaskConfig, parse_recipe  # noqa: PLC0415 - heavy: --help and the YAML checks skip it
@@ -365,8 +366,22 @@ def _check_stage(stage: str, recipe: dict) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(recipe, f)
     try:
-        parse_recipe(classes, Path(f.name), [])
+        return parse_recipe(classes, Path(f.name), [])
     except (ValueError, SystemExit) as err:
         raise ConfigError(f"the {stage} section of the pipeline does not parse: {err}") from err
     finally:
         os.unlink(f.name)
+
+
+def check_samples_fit_sft(zero: tuple, sft: tuple, tokenizer=None) -> None:
+    """The R1 stage's check that a sample (prompt + ``sample_max_new_tokens``) fits SFT's ``max_length``, made
+    before the zero stage trains: the prompts it will sample from are the zero recipe's. (The R1 stage checks
+    again from the zero run's record; without this, a misfit surfaced only after the zero stage's training.)"""
+    from r1lite.models import load_tokenizer, resolve_model_path  # noqa: PLC0415 - heavy: --help skips it
+    from r1lite.r1.sft import check_samples_fit  # noqa: PLC0415 - heavy: --help skips it
+    from r1lite.task.data import sampling_rows  # noqa: PLC0415 - heavy: --help skips it
+
+    (task, _, model_args), (cleanup, training, _) = zero, sft
+    tokenizer = tokenizer or load_tokenizer(resolve_model_path(model_args.model_name_or_path))
+    rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
+    check_samples_fit(rows, tokenizer, cleanup.sample_max_new_tokens, training)
