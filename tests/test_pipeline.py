@@ -175,6 +175,13 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     again = pipeline.main(["--config", str(TINY_PIPELINE), "--output_dir", str(root)])
     assert (root / "sft" / "run_summary.json").exists() and set(again["models"]) == {"base", "zero", "sft"}
 
+    # An evaluation cached for other puzzles is made again: the recipe's eval.puzzles changed since.
+    spec = {**yaml.safe_load(TINY_PIPELINE.read_text()), "output_dir": str(root)}
+    (tmp_path / "four.yaml").write_text(yaml.safe_dump({**spec, "eval": {**spec["eval"], "puzzles": 4}}))
+    four = pipeline.main(["--config", str(tmp_path / "four.yaml")])
+    assert {m["num_prompts"] for m in four["models"].values()} == {4}
+    assert json.loads((root / "eval" / "sft.json").read_text())["num_prompts"] == 4
+
 
 @pytest.mark.parametrize(
     "spec, match",

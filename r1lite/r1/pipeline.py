@@ -177,12 +177,16 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     results = {}
     for name, model_path in models.items():
         target = root / "eval" / f"{name}.json"
-        cached = target.exists()
-        if cached:
-            entry = json.loads(target.read_text())
-        elif name in ("base", "zero") and (found := _reused(zero_dir, name, puzzles, max_new_tokens, record)):
+        entry = json.loads(target.read_text()) if target.exists() else None
+        if entry is not None and entry["num_prompts"] != puzzles:  # eval.puzzles changed since it was cached
+            logger.info("%s holds %d puzzles, eval.puzzles %d: evaluating anew", target, entry["num_prompts"], puzzles)
+            entry = None
+        cached = entry is not None
+        reusable = not cached and name in ("base", "zero")
+        found = _reused(zero_dir, name, puzzles, max_new_tokens, record) if reusable else None
+        if found:
             entry = {**found, "model": model_path}
-        else:
+        elif not cached:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
             model = load_full_model(resolve_model_path(model_path)).to(state.device)
 
