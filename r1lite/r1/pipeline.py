@@ -182,11 +182,11 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
             logger.info("%s holds %d puzzles, eval.puzzles %d: evaluating anew", target, entry["num_prompts"], puzzles)
             entry = None
         cached = entry is not None
-        reusable = not cached and name in ("base", "zero")
-        found = _reused(zero_dir, name, puzzles, max_new_tokens, record) if reusable else None
-        if found:
+        if cached:
+            pass  # the entry read above
+        elif name in ("base", "zero") and (found := _reused(zero_dir, name, puzzles, max_new_tokens, record)):
             entry = {**found, "model": model_path}
-        elif not cached:
+        else:
             tokenizer = load_tokenizer(resolve_model_path(model_path))
             model = load_full_model(resolve_model_path(model_path)).to(state.device)
 
