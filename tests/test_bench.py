@@ -259,6 +259,43 @@ def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
     assert "steps 2-3: sums: 'more' 0/0, push +0.0; differences: 'more' 1/1, push +0.8" in out
 
 
+def test_try_verdicts_reads_the_first_check_and_whether_the_answer_follows_it(tmp_path):
+    def sample(nums, target, reasoning, shape):
+        return {"nums": nums, "target": target, "completion": f"{reasoning} </think> <answer>", "shape": shape}
+
+    samples = [
+        sample([25, 9], 16, "25 + 9 = 34, no. 25 - 9 = 16, yes.", "a - b"),  # true sum, right no, followed
+        sample([14, 5], 19, "14 + 5 = 19, yes.", "a + b"),  # true sum, right yes, followed
+        sample([6, 20], 14, "6 + 20 = 14, yes.", "a + b"),  # copied target: false sum, wrong yes, followed
+        sample([8, 23], 31, "8 + 23 = 31, no. 23 - 8 = 15, yes.", "b - a"),  # wrong no on a sum, followed
+        sample([11, 27], 16, "11 + 27 = 38, no.", "a + b"),  # right no, not followed
+        sample([3, 4], 7, "3 * 4 = 12, no. 3 + 5 = 8, yes.", "a + b"),  # no check over the puzzle's sum
+    ]
+    (tmp_path / "final.json").write_text(json.dumps({"samples": samples}))
+    out = _run("bench/try_verdicts.py", str(tmp_path / "final.json"))
+    assert "checked 5/6, sum true 4/6, verdict right 3/6, answer follows 4/6" in out
+
+
+def test_try_verdicts_counts_no_per_kind_and_window(tmp_path):
+    def row(step, nums, target, verdict, advantage, correct=False):
+        completion = f"{nums[0]} + {nums[1]} = {sum(nums)}, {verdict}. </think>"
+        return {"step": step, "nums": nums, "target": target, "completion": completion, "advantage": advantage,
+                "correct": correct}  # fmt: skip
+
+    rows = [
+        row(0, [25, 9], 16, "no", 0.5, correct=True),  # a difference, "no": right, pushed up, solved
+        row(0, [25, 9], 34, "yes", 0.5),  # a sum, "yes": not counted as "no"
+        row(1, [25, 9], 34, "no", -0.25),  # a sum, "no": wrong, pushed down
+        row(2, [25, 9], 16, "no", 0.75),  # the next window
+        row(2, [3, 4], 12, "no", 1.0),  # a product: neither kind, left out
+    ]
+    (tmp_path / "rollouts").mkdir()
+    (tmp_path / "rollouts" / "step-000000.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    out = _run("bench/try_verdicts.py", str(tmp_path), "--window", "2")
+    assert "steps 0-1: sums: 'no' 1/2 (0 right), push -0.2; differences: 'no' 1/1 (1 right), push +0.5" in out
+    assert "steps 2-3: sums: 'no' 0/0 (0 right), push +0.0; differences: 'no' 1/1 (0 right), push +0.8" in out
+
+
 def test_bench_seeds_removes_checkpoints_of_finished_seeds_only(tmp_path):
     bench = _bench("bench_seeds.py")
     finished, running = tmp_path / "seed-0", tmp_path / "seed-1"

@@ -18,6 +18,7 @@ from r1lite.task.prompts import (
     FEW_SHOT,
     FEW_SHOT_COMPARE,
     FEW_SHOT_DEFAULT,
+    FEW_SHOT_TRY,
     ONE_SHOT_ANSWER,
     ONE_SHOT_EXAMPLE,
     ONE_SHOT_NUMS,
@@ -32,6 +33,7 @@ from r1lite.task.prompts import (
     make_prompt,
 )
 from rewards.countdown import equation_reward
+from rewards.reasoning import honest_check_reward
 
 # TinyZero's templates (examples/data_preprocess/countdown.py), written out independently
 # of the module under test, for [3, 7, 25] and 46.
@@ -247,6 +249,33 @@ def test_compare_prompt_shows_its_own_solved_puzzles(chatml):
     assert "7 * 9" not in text  # not chat_few_shot's examples
     with pytest.raises(ConfigError, match=f"few_shot_examples=7: chat_compare has {len(FEW_SHOT_COMPARE)}"):
         check_shots(7, "chat_compare")
+
+
+@pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT_TRY)
+def test_try_examples_compute_before_they_accept(nums, target, reasoning, answer):
+    # every check is true and says yes exactly at the target (honest_check_reward 1.0); the larger and the
+    # smaller number are named, their sum is tried first, a miss is followed by the larger minus the smaller,
+    # and the answer is the accepted expression
+    completion = f"{reasoning} </think> <answer> {answer} </answer>"
+    assert honest_check_reward(None, [completion], nums=[nums], target=[target]) == [1.0]
+    assert equation_reward(None, [completion], nums=[nums], target=[target]) == [1.0]
+    larger, smaller = max(nums), min(nums)
+    assert reasoning.startswith(
+        f"The larger number is {larger} and the smaller is {smaller}. {larger} + {smaller} = {larger + smaller}, "
+    )
+    assert reasoning.endswith(f"{answer} = {target}, yes.") and reasoning.count(", yes.") == 1
+    assert reasoning.count(", no.") == (answer == f"{larger} - {smaller}")
+
+
+def test_try_prompt_shows_its_own_solved_puzzles(chatml):
+    assert [(n, t) for n, t, _, _ in FEW_SHOT_TRY] == [(n, t) for n, t, _, _ in FEW_SHOT_COMPARE]
+    text = make_prompt("chat_try", [3, 22], 19, chatml, shots=6)
+    assert text.count("<|im_start|>assistant") == 7
+    assert "The larger number is 25 and the smaller is 9. 25 + 9 = 34, no. 25 - 9 = 16, yes. </think>" in text
+    assert "23 + 8 = 31, yes. </think> <answer> 23 + 8 </answer>" in text
+    assert "is less than" not in text  # not chat_compare's reasoning
+    with pytest.raises(ConfigError, match=f"few_shot_examples=7: chat_try has {len(FEW_SHOT_TRY)}"):
+        check_shots(7, "chat_try")
 
 
 @pytest.mark.parametrize("shots", [1, FEW_SHOT_DEFAULT, len(FEW_SHOT)])

@@ -1,0 +1,107 @@
+"""Read the check that chat_try's reasoning makes: is the sum computed, is its yes or no right, is it acted on.
+
+The chat_try prompt's worked examples try the sum first and accept it only at the target
+("25 + 9 = 34, no. 25 - 9 = 16, yes."). The first check of a completion is the statement
+``a + b = v`` followed by ``yes`` or ``no``. Its verdict is right when it says ``yes`` exactly on the
+puzzles whose target is the sum; a model that reads the target gets it right, one that always accepts
+(or always rejects) the sum is right on the sums (or the differences) only.
+
+For an evaluation file (``RUN/eval/*.json``): how many answers make the check, with the sum stated truly,
+with the verdict right, and whose answer follows the verdict (``yes``: an answer with +, ``no``: with -).
+For a run folder (its ``rollouts/step-*.jsonl``), per window of steps: the share of completions whose first
+check says ``no``, on sum puzzles and on difference puzzles, how many of those end on a right answer, and
+the summed GRPO advantage of those completions per kind (positive: training pushes toward ``no``).
+
+    python bench/try_verdicts.py runs/seeds/try/seed-*/eval/final.json
+    python bench/try_verdicts.py runs/seeds/try/seed-0 --window 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+FIRST_CHECK = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(-?\d+)[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
+
+
+def kind(nums: list[int], target: int) -> str | None:
+    """'sum' or 'difference' for a 2-number puzzle whose target is one of them, else None."""
+    if len(nums) != 2:
+        return None
+    if target == sum(nums):
+        return "sum"
+    return "difference" if target == abs(nums[0] - nums[1]) else None
+
+
+def first_check(completion: str, nums: list[int]) -> tuple[int, bool] | None:
+    """(stated value, said yes) of the first ``a + b = v, yes|no`` over the puzzle's two numbers, or None."""
+    for m in FIRST_CHECK.finditer(completion.split("</think>")[0]):
+        if sorted((int(m[1]), int(m[2]))) == sorted(nums):
+            return int(m[3]), m[4].lower() == "yes"
+    return None
+
+
+def verdicts(samples: list[dict]) -> dict[str, int]:
+    """Counts over held-out samples: checked, sum true, verdict right, answer follows the verdict."""
+    out = {"checked": 0, "sum true": 0, "verdict right": 0, "answer follows": 0}
+    for s in samples:
+        check = first_check(s["completion"], s["nums"])
+        if check is None:
+            continue
+        value, yes = check
+        out["checked"] += 1
+        out["sum true"] += value == sum(s["nums"])
+        out["verdict right"] += yes == (s["target"] == sum(s["nums"]))
+        out["answer follows"] += ("+" if yes else "-") in (s.get("shape") or "")
+    return out
+
+
+def drift(rollouts: list[dict], window: int) -> list[dict]:
+    """Per window of ``window`` steps, per kind: rows, first checks saying no, how many of those are right, and
+    their summed advantage."""
+    windows: dict[int, dict] = {}
+    for row in rollouts:
+        k = kind(row["nums"], row["target"])
+        if k is None:
+            continue
+        start = row["step"] // window * window
+        w = windows.setdefault(start, {"steps": (start, start + window - 1)})
+        counts = w.setdefault(k, {"no": 0, "rows": 0, "right": 0, "push": 0.0})
+        counts["rows"] += 1
+        check = first_check(row["completion"], row["nums"])
+        if check is not None and not check[1]:
+            counts["no"] += 1
+            counts["right"] += bool(row.get("correct"))
+            counts["push"] += row["advantage"]
+    return [windows[s] for s in sorted(windows)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="evaluation JSON files, or run folders with rollouts")
+    parser.add_argument("--window", type=int, default=8, help="steps per window (run folders)")
+    args = parser.parse_args(argv)
+    for path in args.paths:
+        if path.is_dir():
+            files = sorted((path / "rollouts").glob("step-*.jsonl"))
+            if not files:
+                parser.error(f"{path}/rollouts has no step-*.jsonl: pass the folder of a training run")
+            rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
+            print(path)
+            for w in drift(rows, args.window):
+                parts = []
+                for k in ("sum", "difference"):
+                    c = w.get(k, {"no": 0, "rows": 0, "right": 0, "push": 0.0})
+                    parts.append(f"{k}s: 'no' {c['no']}/{c['rows']} ({c['right']} right), push {c['push']:+.1f}")
+                print(f"  steps {w['steps'][0]}-{w['steps'][1]}: " + "; ".join(parts))
+            continue
+        samples = json.loads(path.read_text())["samples"]
+        counts = verdicts(samples)
+        n = len(samples)
+        print(f"{path}: " + ", ".join(f"{name} {c}/{n}" for name, c in counts.items()))
+
+
+if __name__ == "__main__":
+    main()
