@@ -78,18 +78,6 @@ FEW_SHOT = (
 FEW_SHOT_DEFAULT = 4  # how many of FEW_SHOT chat_few_shot shows unless a recipe says (few_shot_examples)
 
 
-def _try_example(nums: Sequence[int], target: int) -> tuple[str, str]:
-    """(reasoning, answer): name the larger and the smaller number, try their sum, on a miss their difference."""
-    larger, smaller = max(nums), min(nums)
-    named = f"The larger number is {larger} and the smaller is {smaller}."
-    total, difference = f"{larger} + {smaller}", f"{larger} - {smaller}"
-    if larger + smaller == target:
-        return f"{named} {total} = {target}, yes.", total
-    if larger - smaller == target:
-        return f"{named} {total} = {larger + smaller}, no. {difference} = {target}, yes.", difference
-    raise ValueError(f"{list(nums)} -> {target} is not a sum or a difference")
-
-
 # chat_compare: solved sum-or-difference puzzles (recipes with operators: "+-") whose reasoning reads the
 # target before it computes: it names the larger and the smaller number, says whether the target is above or
 # below the larger, and adds or subtracts accordingly. A model that follows it answers from the target; one
@@ -134,6 +122,8 @@ FEW_SHOT_COMPARE = (
         "27 - 11",
     ),
 )
+
+
 # chat_try: the same six puzzles, solved by computing before accepting: the reasoning names the larger and the
 # smaller number as chat_compare does, tries their sum, checks it against the target and on a miss says no and
 # tries the larger minus the smaller ("The larger number is 25 and the smaller is 9. 25 + 9 = 34, no.
@@ -142,6 +132,18 @@ FEW_SHOT_COMPARE = (
 # exactly at the target); the answer is the accepted expression. Without the naming, the untrained model wrote
 # the smaller number first after its no (`24 - 28`) or botched the subtraction, and RL settled on the sum
 # (docs/results.md, "Computing before accepting").
+def _try_example(nums: Sequence[int], target: int) -> tuple[str, str]:
+    """(reasoning, answer): name the larger and the smaller number, try their sum, on a miss their difference."""
+    larger, smaller = max(nums), min(nums)
+    named = f"The larger number is {larger} and the smaller is {smaller}."
+    total, difference = f"{larger} + {smaller}", f"{larger} - {smaller}"
+    if larger + smaller == target:
+        return f"{named} {total} = {target}, yes.", total
+    if larger - smaller == target:
+        return f"{named} {total} = {larger + smaller}, no. {difference} = {target}, yes.", difference
+    raise ValueError(f"{list(nums)} -> {target} is not a sum or a difference")
+
+
 FEW_SHOT_TRY = tuple((nums, target, *_try_example(nums, target)) for nums, target, _, _ in FEW_SHOT_COMPARE)
 # the templates that show solved puzzles
 EXAMPLES = {"chat_few_shot": FEW_SHOT, "chat_compare": FEW_SHOT_COMPARE, "chat_try": FEW_SHOT_TRY}
