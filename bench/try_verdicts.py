@@ -23,16 +23,9 @@ import json
 import re
 from pathlib import Path
 
+from rewards.decision import right_decision
+
 FIRST_CHECK = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(-?\d+)[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
-
-
-def kind(nums: list[int], target: int) -> str | None:
-    """'sum' or 'difference' for a 2-number puzzle whose target is one of them, else None."""
-    if len(nums) != 2:
-        return None
-    if target == sum(nums):
-        return "sum"
-    return "difference" if target == abs(nums[0] - nums[1]) else None
 
 
 def first_check(completion: str, nums: list[int]) -> tuple[int, bool] | None:
@@ -63,9 +56,10 @@ def drift(rollouts: list[dict], window: int) -> list[dict]:
     their summed advantage."""
     windows: dict[int, dict] = {}
     for row in rollouts:
-        k = kind(row["nums"], row["target"])
-        if k is None:
-            continue
+        decision = right_decision(row["nums"], row["target"])
+        if decision is None:
+            continue  # only sum-or-difference puzzles of two numbers
+        k = "sum" if decision[0] == "more" else "difference"
         start = row["step"] // window * window
         w = windows.setdefault(start, {"steps": (start, start + window - 1)})
         counts = w.setdefault(k, {"no": 0, "rows": 0, "right": 0, "push": 0.0})

@@ -177,13 +177,9 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     results = {}
     for name, model_path in models.items():
         target = root / "eval" / f"{name}.json"
-        entry = json.loads(target.read_text()) if target.exists() else None
-        if entry is not None and entry["num_prompts"] != puzzles:  # eval.puzzles changed since it was cached
-            logger.info("%s holds %d puzzles, eval.puzzles %d: evaluating anew", target, entry["num_prompts"], puzzles)
-            entry = None
-        cached = entry is not None
-        if cached:
-            pass  # the entry read above
+        cached = _cached_eval(target, puzzles)
+        if cached is not None:
+            entry = cached
         elif name in ("base", "zero") and (found := _reused(zero_dir, name, puzzles, max_new_tokens, record)):
             entry = {**found, "model": model_path}
         else:
@@ -216,12 +212,24 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
         for part in [entry, *entry.get("levels", [])]:
             part.update(readability_rates([s["completion"] for s in part["samples"]]))
         results[name] = entry
-        if not cached:
+        if cached is None:
             if state.is_main_process:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(json.dumps(entry, indent=1))
             logger.info("held-out %s: %s", name, {k: v for k, v in entry.items() if k not in ("samples", "levels")})
     return results
+
+
+def _cached_eval(target: Path, puzzles: int) -> dict | None:
+    """The evaluation saved at ``target``, or None when there is none or it holds another number of puzzles
+    (eval.puzzles changed since it was saved)."""
+    if not target.exists():
+        return None
+    entry = json.loads(target.read_text())
+    if entry["num_prompts"] != puzzles:
+        logger.info("%s holds %d puzzles, eval.puzzles %d: evaluating anew", target, entry["num_prompts"], puzzles)
+        return None
+    return entry
 
 
 COLUMNS = [
@@ -382,10 +390,8 @@ def check_samples_fit_sft(zero: tuple, sft: tuple, tokenizer=None) -> None:
     before the zero stage trains: the prompts it will sample from are the zero recipe's. (The R1 stage checks
     again from the zero run's record; without this, a misfit surfaced only after the zero stage's training.)"""
     from r1lite.models import load_tokenizer, resolve_model_path  # noqa: PLC0415 - heavy: --help skips it
-    from r1lite.r1.sft import check_samples_fit  # noqa: PLC0415 - heavy: --help skips it
-    from r1lite.task.data import sampling_rows  # noqa: PLC0415 - heavy: --help skips it
+    from r1lite.r1.sft import fitting_sample_rows  # noqa: PLC0415 - heavy: --help skips it
 
     (task, _, model_args), (cleanup, training, _) = zero, sft
     tokenizer = tokenizer or load_tokenizer(resolve_model_path(model_args.model_name_or_path))
-    rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
-    check_samples_fit(rows, tokenizer, cleanup.sample_max_new_tokens, training)
+    fitting_sample_rows(task, tokenizer, cleanup, training)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
-from r1lite.config import CONFIGS, parse_recipe
+from r1lite.config import CONFIGS, TaskConfig, parse_recipe
 from r1lite.errors import ConfigError, PathNotFoundError
 from r1lite.models import load_model, load_tokenizer, resolve_model_path, training_dtype
 from r1lite.r1 import rejection
@@ -94,6 +94,14 @@ def resolve_stage(cleanup: CleanupConfig):
     else:
         init = resolve_model_path(cleanup.init_from)
     return task, str(sample_path), init, record
+
+
+def fitting_sample_rows(task: TaskConfig, tokenizer, cleanup: CleanupConfig, training: SFTConfig) -> list[dict]:
+    """The puzzles rejection sampling draws from (``num_sample_prompts`` of the task's), checked to fit SFT's
+    ``max_length`` once sampled (:func:`check_samples_fit`)."""
+    rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
+    check_samples_fit(rows, tokenizer, cleanup.sample_max_new_tokens, training)
+    return rows
 
 
 def check_samples_fit(rows: list[dict], tokenizer, max_new_tokens: int, training: SFTConfig) -> None:
@@ -178,8 +186,7 @@ def _run(cleanup: CleanupConfig, training: SFTConfig, model_args: ModelConfig, c
     tokenizer = load_tokenizer(sample_path)
     heldout = heldout_dataset(task, tokenizer)
     samples_dir = Path(training.output_dir) / "samples"
-    rows = sampling_rows(task, tokenizer, cleanup.num_sample_prompts)
-    check_samples_fit(rows, tokenizer, cleanup.sample_max_new_tokens, training)
+    rows = fitting_sample_rows(task, tokenizer, cleanup, training)
     if rejection.is_complete(samples_dir):
         kept, stats = rejection.load_kept(samples_dir)
         logger.info("rejection sampling already done in %s: %s", samples_dir, rejection.describe(stats))

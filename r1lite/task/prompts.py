@@ -77,7 +77,6 @@ FEW_SHOT = (
 )
 FEW_SHOT_DEFAULT = 4  # how many of FEW_SHOT chat_few_shot shows unless a recipe says (few_shot_examples)
 
-
 # chat_compare: solved sum-or-difference puzzles (recipes with operators: "+-") whose reasoning reads the
 # target before it computes: it names the larger and the smaller number, says whether the target is above or
 # below the larger, and adds or subtracts accordingly. A model that follows it answers from the target; one
