@@ -13,10 +13,11 @@ the second share rising behind the first.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
+from r1lite.errors import run_main
+from r1lite.inspection.runlog import read_rollouts
 from rewards.decision import right_decision
 
 MORE = re.compile(r"is more than")
@@ -46,10 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=8, help="steps per window")
     args = parser.parse_args(argv)
     for run in args.runs:
-        files = sorted((run / "rollouts").glob("step-*.jsonl"))
-        if not files:
-            parser.error(f"{run}/rollouts has no step-*.jsonl: pass the folder of a training run")
-        rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
+        rows = read_rollouts(run)
         print(run)
         for w in drift(rows, args.window):
             parts = []
@@ -60,4 +58,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

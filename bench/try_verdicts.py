@@ -23,6 +23,8 @@ import json
 import re
 from pathlib import Path
 
+from r1lite.errors import PathNotFoundError, run_main
+from r1lite.inspection.runlog import read_rollouts
 from rewards.decision import right_decision
 
 FIRST_CHECK = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(-?\d+)[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
@@ -79,10 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for path in args.paths:
         if path.is_dir():
-            files = sorted((path / "rollouts").glob("step-*.jsonl"))
-            if not files:
-                parser.error(f"{path}/rollouts has no step-*.jsonl: pass the folder of a training run")
-            rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
+            rows = read_rollouts(path)
             print(path)
             for w in drift(rows, args.window):
                 parts = []
@@ -91,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
                     parts.append(f"{k}s: 'no' {c['no']}/{c['rows']} ({c['right']} right), push {c['push']:+.1f}")
                 print(f"  steps {w['steps'][0]}-{w['steps'][1]}: " + "; ".join(parts))
             continue
+        if not path.exists():
+            raise PathNotFoundError(
+                f"{path} does not exist: pass an evaluation file (RUN/eval/final.json) or a run folder"
+            )
         samples = json.loads(path.read_text())["samples"]
         counts = verdicts(samples)
         n = len(samples)
@@ -98,4 +101,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

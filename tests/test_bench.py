@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO  # noqa: E402
 
 
@@ -294,6 +296,21 @@ def test_try_verdicts_counts_no_per_kind_and_window(tmp_path):
     out = _run("bench/try_verdicts.py", str(tmp_path), "--window", "2")
     assert "steps 0-1: sums: 'no' 1/2 (0 right), push -0.2; differences: 'no' 1/1 (1 right), push +0.5" in out
     assert "steps 2-3: sums: 'no' 0/0 (0 right), push +0.0; differences: 'no' 1/1 (0 right), push +0.8" in out
+
+
+@pytest.mark.parametrize(
+    "script, path, message",
+    [
+        ("bench/comparison_drift.py", "empty", "has no rollouts/ folder"),  # an eval folder, say, not a run's
+        ("bench/try_verdicts.py", "empty", "has no rollouts/ folder"),
+        ("bench/try_verdicts.py", "final.json", "does not exist: pass an evaluation file"),  # a typo in the path
+    ],
+)
+def test_rollout_scripts_end_a_wrong_path_in_one_line(tmp_path, script, path, message):
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([sys.executable, script, str(tmp_path / path)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 def test_bench_seeds_removes_checkpoints_of_finished_seeds_only(tmp_path):

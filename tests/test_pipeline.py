@@ -183,6 +183,43 @@ def test_pipeline_runs_skips_and_resumes(tmp_path, tiny_model_path, monkeypatch)
     assert json.loads((root / "eval" / "sft.json").read_text())["num_prompts"] == 4
 
 
+RECORD = {"prompt_template": "chat_compare", "seed": 0}
+
+
+@pytest.mark.parametrize(
+    "change, reused, why",
+    [
+        ({}, True, None),  # nothing changed: the saved evaluation stands
+        ({"puzzles": 4}, False, "puzzles"),  # eval.puzzles changed
+        ({"max_new_tokens": 64}, False, "max_new_tokens"),  # eval.max_new_tokens changed
+        ({"record": {**RECORD, "prompt_template": "chat_try"}}, False, "task"),  # the zero stage ran another task
+        ({"weights": b"newer"}, False, "weights"),  # the stage's folder was deleted and the stage run again
+        ({"model": "other"}, False, "model, weights"),  # another model
+        ({"no_key": True}, False, "max_new_tokens, model, puzzles, task, weights"),  # saved by an older version
+    ],
+)
+def test_cached_evaluation_reused_only_for_the_same_model_task_and_puzzles(tmp_path, caplog, change, reused, why):
+    from r1lite.r1.pipeline import _cached_eval, _eval_key
+
+    model = tmp_path / "zero"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"old")
+    (model / "run_summary.json").write_text("{}")  # not a weight file: not in the key
+    saved = _eval_key(str(model), 8, 96, RECORD)
+    target = tmp_path / "eval" / "zero.json"
+    target.parent.mkdir()
+    target.write_text(json.dumps({"accuracy": 0.5, **({} if change.get("no_key") else {"cache_key": saved})}))
+    if "weights" in change:
+        (model / "model.safetensors").write_bytes(change["weights"])
+    path = str(tmp_path / change["model"]) if "model" in change else str(model)
+    key = _eval_key(path, change.get("puzzles", 8), change.get("max_new_tokens", 96), change.get("record", RECORD))
+    with caplog.at_level("INFO", logger="r1lite.r1.pipeline"):
+        assert _cached_eval(target, key) == ({"accuracy": 0.5} if reused else None)
+    assert (why is None) == (not caplog.records)
+    if why:
+        assert f"made for another {why}: evaluating anew" in caplog.text
+
+
 @pytest.mark.parametrize(
     "spec, match",
     [

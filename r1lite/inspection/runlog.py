@@ -122,16 +122,22 @@ def _read_records(files: list[Path]) -> list[dict]:
     return records
 
 
+def read_rollouts(run_dir: str | Path) -> list[dict]:
+    """Every complete rollout record as logged (plus ``file``), in the order written: for scripts that count over
+    the raw records. Bad input as for ``load_rollouts``."""
+    files = rollout_files(run_dir)
+    records = _read_records(files)
+    if not records:
+        raise RunLogError(f"{files[0].parent} has {len(files)} rollout files but no readable record in them.")
+    return records
+
+
 def load_rollouts(run_dir: str | Path, *, reflection_words: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per logged completion (columns in the module docstring), in the order they were written.
 
     ``reflection_words``: recount reflections with these phrases instead of those the run logged.
     """
-    files = rollout_files(run_dir)
-    records = _read_records(files)
-    if not records:
-        raise RunLogError(f"{files[0].parent} has {len(files)} rollout files but no readable record in them.")
-    df = pd.DataFrame.from_records(records)
+    df = pd.DataFrame.from_records(read_rollouts(run_dir))
     optional = {
         "index": None,
         "group": None,

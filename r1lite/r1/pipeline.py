@@ -19,13 +19,15 @@ stage resumes from its last checkpoint):
 
     zero/    the R1-Zero model (the merged recipe it ran: zero/recipe.yaml)
     sft/     samples/ (the kept set and filter statistics), the R1 model (sft/recipe.yaml)
-    eval/    base.json, zero.json, sft.json: greedy held-out evaluation with every completion
+    eval/    base.json, zero.json, sft.json: greedy held-out evaluation with every completion, made
+             again when its model, the zero stage's task, the puzzles or the token budget changed
     results.json, results.md    the final table
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -177,7 +179,8 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
     results = {}
     for name, model_path in models.items():
         target = root / "eval" / f"{name}.json"
-        cached = _cached_eval(target, puzzles)
+        key = _eval_key(model_path, puzzles, max_new_tokens, record)
+        cached = _cached_eval(target, key)
         if cached is not None:
             entry = cached
         elif name in ("base", "zero") and (found := _reused(zero_dir, name, puzzles, max_new_tokens, record)):
@@ -215,19 +218,44 @@ def run_eval(spec: dict, root: Path, models: dict[str, str]) -> dict[str, dict]:
         if cached is None:
             if state.is_main_process:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(json.dumps(entry, indent=1))
+                target.write_text(json.dumps({**entry, "cache_key": key}, indent=1))
             logger.info("held-out %s: %s", name, {k: v for k, v in entry.items() if k not in ("samples", "levels")})
     return results
 
 
-def _cached_eval(target: Path, puzzles: int) -> dict | None:
-    """The evaluation saved at ``target``, or None when there is none or it holds another number of puzzles
-    (eval.puzzles changed since it was saved)."""
+def _eval_key(model_path: str, puzzles: int, max_new_tokens: int, record: dict) -> dict:
+    """What a cached evaluation must match to be reused: the puzzles, the token budget, the zero stage's task (its
+    prompt, levels and seed) and the model, down to its weight files when it is a local folder (a stage deleted
+    and run again writes new ones)."""
+    folder = Path(model_path)
+    weights = sorted(
+        (f.name, f.stat().st_size, f.stat().st_mtime_ns)
+        for f in (folder.iterdir() if folder.is_dir() else [])
+        if f.suffix in (".safetensors", ".bin", ".gguf", ".pt")
+    )
+    return {
+        "model": model_path,
+        "weights": _digest(weights) if weights else None,
+        "puzzles": puzzles,
+        "max_new_tokens": max_new_tokens,
+        "task": _digest(record),
+    }
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cached_eval(target: Path, key: dict) -> dict | None:
+    """The evaluation saved at ``target``, or None when there is none or it was made for something else: other
+    puzzles, another token budget, task or model (a stage run again since), or by a version without the key."""
     if not target.exists():
         return None
     entry = json.loads(target.read_text())
-    if entry["num_prompts"] != puzzles:
-        logger.info("%s holds %d puzzles, eval.puzzles %d: evaluating anew", target, entry["num_prompts"], puzzles)
+    saved = entry.pop("cache_key", None)
+    if saved != key:
+        changed = sorted(k for k in key if saved is None or saved.get(k) != key[k])
+        logger.info("%s was made for another %s: evaluating anew", target, ", ".join(changed))
         return None
     return entry
 
