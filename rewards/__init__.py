@@ -13,13 +13,14 @@ from rewards.consistency import stated_operation_reward, true_comparison_reward
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.decision import acted_decision_reward, target_decision_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
-from rewards.reasoning import faithful_reward, honest_check_reward, reasoning_truth_reward
+from rewards.reasoning import checked_answer_reward, faithful_reward, honest_check_reward, reasoning_truth_reward
 from rewards.registry import available_rewards, get_reward_func, get_reward_funcs
 
 __all__ = [
     "acted_decision_reward",
     "answer_expression_reward",
     "available_rewards",
+    "checked_answer_reward",
     "closeness_reward",
     "equation_reward",
     "exact_numbers_reward",

@@ -31,6 +31,12 @@ Rewards (TRL's signature, names in ``rewards.registry``):
                              ``yes`` exactly when its value is the target. A false value, or a ``yes``
                              beside a value that is not the target, earns nothing: the verdict must
                              read the target, so answering one shape everywhere stops paying for it
+    checked_answer_reward    1.0 for a right answer that the reasoning reached honestly: at least one check,
+                             every check honest, and the answer is the expression the last check accepted
+                             ("25 + 9 = 34, no. 25 - 9 = 16, yes." then ``25 - 9``). In place of
+                             ``equation_reward`` it stops paying a right answer after a false rejection
+                             ("22 + 12 = 33, no. 22 - 12 = 10, yes.") or one that ignores its own verdict
+                             ("22 + 12 = 34, yes." then ``22 - 12``); the ``chat_try`` runs learned both
 """
 
 from __future__ import annotations
@@ -42,7 +48,14 @@ from fractions import Fraction
 from typing import Any
 
 from rewards import safe_math
-from rewards.countdown import ANSWER_OPEN, THINK_CLOSE, _countdown_columns, completion_text, extract_answer
+from rewards.countdown import (
+    ANSWER_OPEN,
+    THINK_CLOSE,
+    _countdown_columns,
+    _is_solution,
+    completion_text,
+    extract_answer,
+)
 
 MAX_STATEMENTS = 64  # read at most this many per completion (bounded work on long texts)
 _LHS_CHARS = re.compile(r"[0-9+\-*/x×÷() \t]+$")
@@ -166,12 +179,19 @@ def faithful_reward(prompts: Sequence[object], completions: Sequence[object], **
     return [float(read_reasoning(c).faithful) for c in completions]
 
 
-def honest_checks(text: str, nums: Sequence[int], target: int) -> tuple[int, int]:
-    """(checks, honest checks) in a completion's reasoning (module docstring)."""
+@dataclass(frozen=True)
+class Check:
+    expression: str  # as written, e.g. "25 - 9"
+    says_yes: bool
+    honest: bool  # true, relevant, and "yes" exactly when the value is the target
+
+
+def read_checks(text: str, nums: Sequence[int], target: int) -> list[Check]:
+    """The checks of a completion's reasoning, in order (module docstring)."""
     known = {Fraction(n) for n in nums}
-    checks = honest = 0
+    checks = []
     reasoning = reasoning_part(text)
-    for _, expression, value, end in _statements_at(reasoning):
+    for written, expression, value, end in _statements_at(reasoning):
         verdict = _VERDICT.match(reasoning, end)
         parsed = None if expression is None else safe_math.parse(expression)
         computed = None if parsed is None else parsed.value()
@@ -181,10 +201,15 @@ def honest_checks(text: str, nums: Sequence[int], target: int) -> tuple[int, int
             known.add(value)
         if verdict is None:
             continue
-        checks += 1
         says_yes = verdict.group(1).lower() == "yes"
-        honest += relevant and says_yes == (value == target)
-    return checks, honest
+        checks.append(Check(written, says_yes, relevant and says_yes == (value == target)))
+    return checks
+
+
+def honest_checks(text: str, nums: Sequence[int], target: int) -> tuple[int, int]:
+    """(checks, honest checks) in a completion's reasoning (module docstring)."""
+    checks = read_checks(text, nums, target)
+    return len(checks), sum(check.honest for check in checks)
 
 
 def honest_check_reward(prompts: Sequence[object], completions: Sequence[object], **kwargs: Any) -> list[float]:
@@ -194,4 +219,28 @@ def honest_check_reward(prompts: Sequence[object], completions: Sequence[object]
     for completion, row_nums, target in zip(completions, nums, targets, strict=True):
         checks, honest = honest_checks(completion_text(completion) or "", row_nums, target)
         out.append(honest / checks if checks else 0.0)
+    return out
+
+
+def _squeezed(expression: str) -> str:
+    return re.sub(r"\s+", "", expression).replace("×", "*").replace("÷", "/")
+
+
+def checked_answer_reward(prompts: Sequence[object], completions: Sequence[object], **kwargs: Any) -> list[float]:
+    """1.0 for a right answer after honest checks whose last one accepted it; else 0.0 (module docstring)."""
+    nums, targets = _countdown_columns("checked_answer_reward", completions, kwargs)
+    out = []
+    for completion, row_nums, target in zip(completions, nums, targets, strict=True):
+        text = completion_text(completion) or ""
+        answer = extract_answer(text)
+        checks = read_checks(text, row_nums, target)
+        reached = (
+            answer is not None
+            and _is_solution(answer, row_nums, target)
+            and bool(checks)
+            and all(check.honest for check in checks)
+            and checks[-1].says_yes
+            and _squeezed(checks[-1].expression) == _squeezed(answer)
+        )
+        out.append(1.0 if reached else 0.0)
     return out

@@ -29,7 +29,7 @@ from rewards.consistency import stated_operation_reward, true_comparison_reward
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
 from rewards.decision import acted_decision_reward, target_decision_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
-from rewards.reasoning import faithful_reward, honest_check_reward, reasoning_truth_reward
+from rewards.reasoning import checked_answer_reward, faithful_reward, honest_check_reward, reasoning_truth_reward
 
 __all__ = [
     "BUILTIN_REWARDS",
@@ -59,6 +59,7 @@ BUILTIN_REWARDS: Mapping[str, RewardFunc] = MappingProxyType(
             reasoning_truth_reward,
             faithful_reward,
             honest_check_reward,
+            checked_answer_reward,
             stated_operation_reward,
             true_comparison_reward,
             target_decision_reward,

@@ -103,6 +103,38 @@ def test_honest_check_reward(completion, nums, target, reward):
     assert honest_check_reward(None, [completion], nums=[nums], target=[target]) == [pytest.approx(reward)]
 
 
+# (completion, nums, target, checked_answer_reward): a right answer pays only when honest checks reached it
+CHECKED_CASES = [
+    # chat_try's worked example: the sum honestly rejected, the difference accepted and answered
+    ("25 + 9 = 34, no. 25 - 9 = 16, yes.</think><answer>25 - 9</answer>", [25, 9], 16, 1.0),
+    # the sum accepted at the target and answered; blanks do not matter
+    ("25 + 9 = 34, yes.</think><answer> 25+9 </answer>", [25, 9], 34, 1.0),
+    # seed 0's habit: a false sum rejected, then the right difference: the answer is right, the way there false
+    ("22 + 12 = 33, no. 22 - 12 = 10, yes.</think><answer>22 - 12</answer>", [22, 12], 10, 0.0),
+    # the falling-rate run's habit: "yes" beside a sum that is not the target, then an answer that ignores it
+    ("22 + 12 = 34, yes.</think><answer>22 - 12</answer>", [22, 12], 10, 0.0),
+    # honest checks, but the answer is not what the last check accepted (it accepted nothing)
+    ("22 + 12 = 34, no.</think><answer>22 - 12</answer>", [22, 12], 10, 0.0),
+    # honest checks and an accepted expression, but the answer is another one (same value, other order)
+    ("9 + 25 = 34, yes.</think><answer>25 + 9</answer>", [25, 9], 34, 0.0),
+    # no check at all: a right answer alone earns nothing here (equation_reward pays it)
+    ("</think><answer>25 - 9</answer>", [25, 9], 16, 0.0),
+    # a wrong answer after honest checks: the checks cannot rescue it
+    ("25 + 9 = 34, no. 25 - 9 = 16, yes.</think><answer>25 + 9</answer>", [25, 9], 16, 0.0),
+    # the last check accepted a step on an earlier result ("12 + 2"), not the answer's expression
+    ("3 × 4 = 12, no. 12 + 2 = 14, yes.</think><answer>3 * 4 + 2</answer>", [3, 4, 2], 14, 0.0),
+    # the accepted expression answered, × written for *
+    ("3 + 4 = 7, no. 3 × 4 + 2 = 14, yes.</think><answer>3 * 4 + 2</answer>", [3, 4, 2], 14, 1.0),
+]
+
+
+@pytest.mark.parametrize("completion, nums, target, reward", CHECKED_CASES)
+def test_checked_answer_reward(completion, nums, target, reward):
+    from rewards.reasoning import checked_answer_reward
+
+    assert checked_answer_reward(None, [completion], nums=[nums], target=[target]) == [reward]
+
+
 def test_honest_check_reward_needs_the_puzzle_columns():
     from rewards.reasoning import honest_check_reward
 

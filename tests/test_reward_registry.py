@@ -25,6 +25,7 @@ BUILTINS = sorted(
         "reasoning_truth_reward",
         "faithful_reward",
         "honest_check_reward",
+        "checked_answer_reward",
         "stated_operation_reward",
         "true_comparison_reward",
         "target_decision_reward",
