@@ -7,10 +7,14 @@ puzzles whose target is the sum; a model that reads the target gets it right, on
 (or always rejects) the sum is right on the sums (or the differences) only.
 
 For an evaluation file (``RUN/eval/*.json``): how many answers make the check, with the sum stated truly,
-with the verdict right, and whose answer follows the verdict (``yes``: an answer with +, ``no``: with -).
+with the verdict right, and whose answer follows the verdict (``yes``: an answer with +, ``no``: with -);
+then, on sum puzzles and on difference puzzles, how many answers are right, and how many of those honest
+checks reached (``checked_answer_reward``: every check true and honest, the answer the last one accepted):
+a right difference after a false sum ("22 + 12 = 33, no. 22 - 12 = 10, yes.") is right, not reached.
 For a run folder (its ``rollouts/step-*.jsonl``), per window of steps: the share of completions whose first
-check says ``no``, on sum puzzles and on difference puzzles, how many of those end on a right answer, and
-the summed GRPO advantage of those completions per kind (positive: training pushes toward ``no``).
+check says ``no``, on sum puzzles and on difference puzzles, how many of those end on a right answer (and how
+many of those honest checks reached), and the summed GRPO advantage of those completions per kind
+(positive: training pushes toward ``no``).
 
     python bench/try_verdicts.py runs/seeds/try/seed-*/eval/final.json
     python bench/try_verdicts.py runs/seeds/try/seed-0 --window 8
@@ -26,6 +30,7 @@ from pathlib import Path
 from r1lite.errors import PathNotFoundError, run_main
 from r1lite.inspection.runlog import read_rollouts
 from rewards.decision import right_decision
+from rewards.reasoning import checked_answer_reward
 
 FIRST_CHECK = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(-?\d+)[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
 
@@ -53,23 +58,47 @@ def verdicts(samples: list[dict]) -> dict[str, int]:
     return out
 
 
+def _reached(row: dict) -> bool:
+    return checked_answer_reward(None, [row["completion"]], nums=[row["nums"]], target=[row["target"]])[0] == 1.0
+
+
+def _kind(nums: list[int], target: int) -> str | None:
+    """ "sum" or "difference" for a two-number sum-or-difference puzzle, else None."""
+    decision = right_decision(nums, target)
+    return None if decision is None else "sum" if decision[0] == "more" else "difference"
+
+
+def right_per_kind(samples: list[dict]) -> dict[str, dict[str, int]]:
+    """Per kind: rows, right answers, right answers that honest checks reached."""
+    out = {k: {"rows": 0, "right": 0, "reached": 0} for k in ("sum", "difference")}
+    for s in samples:
+        kind = _kind(s["nums"], s["target"])
+        if kind is None:
+            continue
+        out[kind]["rows"] += 1
+        if s.get("correct"):
+            out[kind]["right"] += 1
+            out[kind]["reached"] += _reached(s)
+    return out
+
+
 def drift(rollouts: list[dict], window: int) -> list[dict]:
     """Per window of ``window`` steps, per kind: rows, first checks saying no, how many of those are right, and
     their summed advantage."""
     windows: dict[int, dict] = {}
     for row in rollouts:
-        decision = right_decision(row["nums"], row["target"])
-        if decision is None:
+        k = _kind(row["nums"], row["target"])
+        if k is None:
             continue  # only sum-or-difference puzzles of two numbers
-        k = "sum" if decision[0] == "more" else "difference"
         start = row["step"] // window * window
         w = windows.setdefault(start, {"steps": (start, start + window - 1)})
-        counts = w.setdefault(k, {"no": 0, "rows": 0, "right": 0, "push": 0.0})
+        counts = w.setdefault(k, {"no": 0, "rows": 0, "right": 0, "reached": 0, "push": 0.0})
         counts["rows"] += 1
         check = first_check(row["completion"], row["nums"])
         if check is not None and not check[1]:
             counts["no"] += 1
             counts["right"] += bool(row.get("correct"))
+            counts["reached"] += bool(row.get("correct")) and _reached(row)
             counts["push"] += row["advantage"]
     return [windows[s] for s in sorted(windows)]
 
@@ -86,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
             for w in drift(rows, args.window):
                 parts = []
                 for k in ("sum", "difference"):
-                    c = w.get(k, {"no": 0, "rows": 0, "right": 0, "push": 0.0})
-                    parts.append(f"{k}s: 'no' {c['no']}/{c['rows']} ({c['right']} right), push {c['push']:+.1f}")
+                    c = w.get(k, {"no": 0, "rows": 0, "right": 0, "reached": 0, "push": 0.0})
+                    parts.append(
+                        f"{k}s: 'no' {c['no']}/{c['rows']} ({c['right']} right, {c['reached']} honestly), "
+                        f"push {c['push']:+.1f}"
+                    )
                 print(f"  steps {w['steps'][0]}-{w['steps'][1]}: " + "; ".join(parts))
             continue
         if not path.exists():
@@ -98,6 +130,13 @@ def main(argv: list[str] | None = None) -> None:
         counts = verdicts(samples)
         n = len(samples)
         print(f"{path}: " + ", ".join(f"{name} {c}/{n}" for name, c in counts.items()))
+        kinds = right_per_kind(samples)
+        print(
+            "  right: "
+            + ", ".join(
+                f"{k}s {c['right']}/{c['rows']} ({c['reached']} reached by honest checks)" for k, c in kinds.items()
+            )
+        )
 
 
 if __name__ == "__main__":

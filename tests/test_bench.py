@@ -278,9 +278,27 @@ def test_try_verdicts_reads_the_first_check_and_whether_the_answer_follows_it(tm
     assert "checked 5/6, sum true 4/6, verdict right 3/6, answer follows 4/6" in out
 
 
+def test_try_verdicts_counts_right_answers_that_honest_checks_reached(tmp_path):
+    def sample(nums, target, reasoning, answer, correct):
+        text = f"{reasoning} </think> <answer> {answer} </answer>"
+        return {"nums": nums, "target": target, "completion": text, "correct": correct}
+
+    samples = [
+        sample([25, 9], 16, "25 + 9 = 34, no. 25 - 9 = 16, yes.", "25 - 9", 1.0),  # reached
+        sample([22, 12], 10, "22 + 12 = 33, no. 22 - 12 = 10, yes.", "22 - 12", 1.0),  # a false sum before it
+        sample([28, 18], 10, "28 + 18 = 46, no. 28 - 18 = 9, yes.", "28 - 18", 1.0),  # a false difference
+        sample([14, 5], 19, "14 + 5 = 19, yes.", "14 + 5", 1.0),  # a sum, reached
+        sample([14, 5], 9, "14 + 5 = 19, yes.", "14 + 5", 0.0),  # a difference answered wrong: a row, not right
+        sample([3, 4], 12, "3 * 4 = 12, yes.", "3 * 4", 1.0),  # a product: neither kind
+    ]
+    (tmp_path / "final.json").write_text(json.dumps({"samples": samples}))
+    out = _run("bench/try_verdicts.py", str(tmp_path / "final.json"))
+    assert "right: sums 1/1 (1 reached by honest checks), differences 3/4 (1 reached by honest checks)" in out
+
+
 def test_try_verdicts_counts_no_per_kind_and_window(tmp_path):
-    def row(step, nums, target, verdict, advantage, correct=False):
-        completion = f"{nums[0]} + {nums[1]} = {sum(nums)}, {verdict}. </think>"
+    def row(step, nums, target, verdict, advantage, correct=False, then=""):
+        completion = f"{nums[0]} + {nums[1]} = {sum(nums)}, {verdict}. {then}</think>"
         return {"step": step, "nums": nums, "target": target, "completion": completion, "advantage": advantage,
                 "correct": correct}  # fmt: skip
 
@@ -289,13 +307,16 @@ def test_try_verdicts_counts_no_per_kind_and_window(tmp_path):
         row(0, [25, 9], 34, "yes", 0.5),  # a sum, "yes": not counted as "no"
         row(1, [25, 9], 34, "no", -0.25),  # a sum, "no": wrong, pushed down
         row(2, [25, 9], 16, "no", 0.75),  # the next window
+        row(3, [25, 9], 16, "no", 0.5, True, "25 - 9 = 16, yes. </think> <answer> 25 - 9 </answer>"),  # reached
         row(2, [3, 4], 12, "no", 1.0),  # a product: neither kind, left out
     ]
     (tmp_path / "rollouts").mkdir()
     (tmp_path / "rollouts" / "step-000000.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     out = _run("bench/try_verdicts.py", str(tmp_path), "--window", "2")
-    assert "steps 0-1: sums: 'no' 1/2 (0 right), push -0.2; differences: 'no' 1/1 (1 right), push +0.5" in out
-    assert "steps 2-3: sums: 'no' 0/0 (0 right), push +0.0; differences: 'no' 1/1 (0 right), push +0.8" in out
+    sums, differences = "sums: 'no' 1/2 (0 right, 0 honestly), push -0.2", "'no' 1/1 (1 right, 0 honestly), push +0.5"
+    assert f"steps 0-1: {sums}; differences: {differences}" in out
+    sums, differences = "sums: 'no' 0/0 (0 right, 0 honestly), push +0.0", "'no' 2/2 (1 right, 1 honestly), push +1.2"
+    assert f"steps 2-3: {sums}; differences: {differences}" in out
 
 
 @pytest.mark.parametrize(
