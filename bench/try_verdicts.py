@@ -10,7 +10,9 @@ For an evaluation file (``RUN/eval/*.json``): how many answers make the check, w
 with the verdict right, and whose answer follows the verdict (``yes``: an answer with +, ``no``: with -);
 then, on sum puzzles and on difference puzzles, how many answers are right, and how many of those honest
 checks reached (``checked_answer_reward``: every check true and honest, the answer the last one accepted):
-a right difference after a false sum ("22 + 12 = 33, no. 22 - 12 = 10, yes.") is right, not reached.
+a right difference after a false sum ("22 + 12 = 33, no. 22 - 12 = 10, yes.") is right, not reached;
+and of the statements in the reasoning that add or subtract exactly the puzzle's two numbers, how many are
+true (the arithmetic an honest road needs).
 For a run folder (its ``rollouts/step-*.jsonl``), per window of steps: the share of completions whose first
 check says ``no``, on sum puzzles and on difference puzzles, how many of those end on a right answer (and how
 many of those honest checks reached), and the summed GRPO advantage of those completions per kind
@@ -29,8 +31,9 @@ from pathlib import Path
 
 from r1lite.errors import PathNotFoundError, run_main
 from r1lite.inspection.runlog import read_rollouts
+from rewards import safe_math
 from rewards.decision import right_decision
-from rewards.reasoning import checked_answer_reward
+from rewards.reasoning import checked_answer_reward, reasoning_part, statements
 
 FIRST_CHECK = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(-?\d+)[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
 
@@ -79,6 +82,21 @@ def right_per_kind(samples: list[dict]) -> dict[str, dict[str, int]]:
         if s.get("correct"):
             out[kind]["right"] += 1
             out[kind]["reached"] += _reached(s)
+    return out
+
+
+def stated_arithmetic(samples: list[dict]) -> dict[str, list[int]]:
+    """[true, stated] for the statements ``a + b = v`` and ``a - b = v`` (either order) over each puzzle's numbers."""
+    out = {"sums": [0, 0], "differences": [0, 0]}
+    for s in samples:
+        for _, expression, value in statements(reasoning_part(s["completion"])):
+            parsed = None if expression is None or value is None else safe_math.parse(expression)
+            if parsed is None or sorted(parsed.literals) != sorted(s["nums"]):
+                continue
+            kind = "sums" if "+" in expression else "differences" if "-" in expression else None
+            if kind is not None:
+                out[kind][0] += parsed.value() == value
+                out[kind][1] += 1
     return out
 
 
@@ -137,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{k}s {c['right']}/{c['rows']} ({c['reached']} reached by honest checks)" for k, c in kinds.items()
             )
         )
+        stated = stated_arithmetic(samples)
+        print("  stated over the puzzle's numbers: " + ", ".join(f"{k} true {t}/{n}" for k, (t, n) in stated.items()))
 
 
 if __name__ == "__main__":

@@ -294,6 +294,8 @@ def test_try_verdicts_counts_right_answers_that_honest_checks_reached(tmp_path):
     (tmp_path / "final.json").write_text(json.dumps({"samples": samples}))
     out = _run("bench/try_verdicts.py", str(tmp_path / "final.json"))
     assert "right: sums 1/1 (1 reached by honest checks), differences 3/4 (1 reached by honest checks)" in out
+    # stated over the two numbers: 25 + 9, 22 + 12 (false), 28 + 18, 14 + 5 twice; 25 - 9, 22 - 12, 28 - 18 (false)
+    assert "stated over the puzzle's numbers: sums true 4/5, differences true 2/3" in out
 
 
 def test_try_verdicts_counts_no_per_kind_and_window(tmp_path):
