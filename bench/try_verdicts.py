@@ -100,6 +100,10 @@ def stated_arithmetic(samples: list[dict]) -> dict[str, list[int]]:
     return out
 
 
+def _window_counts() -> dict:
+    return {"no": 0, "rows": 0, "right": 0, "reached": 0, "push": 0.0}
+
+
 def drift(rollouts: list[dict], window: int) -> list[dict]:
     """Per window of ``window`` steps, per kind: rows, first checks saying no, how many of those are right, and
     their summed advantage."""
@@ -110,7 +114,7 @@ def drift(rollouts: list[dict], window: int) -> list[dict]:
             continue  # only sum-or-difference puzzles of two numbers
         start = row["step"] // window * window
         w = windows.setdefault(start, {"steps": (start, start + window - 1)})
-        counts = w.setdefault(k, {"no": 0, "rows": 0, "right": 0, "reached": 0, "push": 0.0})
+        counts = w.setdefault(k, _window_counts())
         counts["rows"] += 1
         check = first_check(row["completion"], row["nums"])
         if check is not None and not check[1]:
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
             for w in drift(rows, args.window):
                 parts = []
                 for k in ("sum", "difference"):
-                    c = w.get(k, {"no": 0, "rows": 0, "right": 0, "reached": 0, "push": 0.0})
+                    c = w.get(k) or _window_counts()
                     parts.append(
                         f"{k}s: 'no' {c['no']}/{c['rows']} ({c['right']} right, {c['reached']} honestly), "
                         f"push {c['push']:+.1f}"
@@ -156,7 +160,10 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         stated = stated_arithmetic(samples)
-        print("  stated over the puzzle's numbers: " + ", ".join(f"{k} true {t}/{n}" for k, (t, n) in stated.items()))
+        print(
+            "  stated over the puzzle's numbers: "
+            + ", ".join(f"{k} true {true}/{made}" for k, (true, made) in stated.items())
+        )
 
 
 if __name__ == "__main__":
