@@ -173,15 +173,17 @@ class TaskConfig:
             "'chat_one_shot' (chat template plus one worked example), 'chat_few_shot' (solved 2-number "
             "puzzles as earlier chat turns, few_shot_examples of them) or 'chat_compare' (the same with sum-or-"
             "difference puzzles whose reasoning compares the target with the larger number first; for operators "
-            "'+-') or 'chat_try' (the same puzzles, whose reasoning tries the sum, checks it against the target "
+            "'+-'), 'chat_compare_sum_last' (its examples in reverse order, ending on a sum) or 'chat_try' (the "
+            "same puzzles, whose reasoning tries the sum, checks it against the target "
             "and on a miss tries the difference). All end in the '<think>' prefill."
         },
     )
     few_shot_examples: int = field(
         default=FEW_SHOT_DEFAULT,
         metadata={
-            "help": f"How many solved puzzles chat_few_shot (1 to {len(FEW_SHOT)}), chat_compare or chat_try (1 to "
-            f"{len(FEW_SHOT_COMPARE)}) shows before the question (each adds about 100 tokens to every prompt)."
+            "help": f"How many solved puzzles chat_few_shot (1 to {len(FEW_SHOT)}), chat_compare(_sum_last) or "
+            f"chat_try (1 to {len(FEW_SHOT_COMPARE)}) shows before the question (each adds about 100 tokens to every "
+            "prompt)."
         },
     )
     reward_funcs: list[str] = field(
@@ -289,8 +291,8 @@ class TaskConfig:
         if self.prompt_template not in PROMPT_TEMPLATES:
             raise ConfigError(
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
-                "models (TinyZero) and 'chat', 'chat_one_shot', 'chat_few_shot', 'chat_compare' or 'chat_try' for "
-                "instruct models."
+                "models (TinyZero) and 'chat', 'chat_one_shot', 'chat_few_shot', 'chat_compare', "
+                "'chat_compare_sum_last' or 'chat_try' for instruct models."
             )
         check_shots(self.few_shot_examples, self.prompt_template)
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:

@@ -121,6 +121,13 @@ FEW_SHOT_COMPARE = (
         "27 - 11",
     ),
 )
+# chat_compare_sum_last: the same six puzzles in reverse order, so they end on a sum ("more, so add") instead
+# of a difference. The untrained SmolLM2-135M ranks " more" over " less" rightly given the first sentence
+# (area under the curve 0.93-0.95 over 200 training puzzles in either order), but in chat_compare's order it
+# says "less" whatever the target (log-odds more - less: -0.89 on sums, -2.28 on differences); reversed, the
+# two sit either side of even (-0.20, -1.31), so sampling starts with both words on both kinds of puzzle
+# (bench/compare_probe.py; docs/results.md).
+FEW_SHOT_COMPARE_SUM_LAST = FEW_SHOT_COMPARE[::-1]
 
 
 # chat_try: the same six puzzles, solved by computing before accepting: the reasoning names the larger and the
@@ -145,10 +152,15 @@ def _try_example(nums: Sequence[int], target: int) -> tuple[str, str]:
 
 FEW_SHOT_TRY = tuple((nums, target, *_try_example(nums, target)) for nums, target, _, _ in FEW_SHOT_COMPARE)
 # the templates that show solved puzzles
-EXAMPLES = {"chat_few_shot": FEW_SHOT, "chat_compare": FEW_SHOT_COMPARE, "chat_try": FEW_SHOT_TRY}
+EXAMPLES = {
+    "chat_few_shot": FEW_SHOT,
+    "chat_compare": FEW_SHOT_COMPARE,
+    "chat_compare_sum_last": FEW_SHOT_COMPARE_SUM_LAST,
+    "chat_try": FEW_SHOT_TRY,
+}
 FEW_SHOT_INSTRUCTION = INSTRUCTION.replace(" for example <answer> (1 + 2) / 3 </answer>.", "")
 
-TEMPLATES = ("base", "chat", "chat_one_shot", "chat_few_shot", "chat_compare", "chat_try")
+TEMPLATES = ("base", "chat", "chat_one_shot", "chat_few_shot", "chat_compare", "chat_compare_sum_last", "chat_try")
 
 
 def _numbers(nums: Sequence[int]) -> str:
@@ -242,7 +254,7 @@ def make_prompt(
     """One puzzle's prompt in `template` (one of TEMPLATES).
 
     The chat templates need `tokenizer`; `system` applies to them only; `shots` to chat_few_shot,
-    chat_compare and chat_try only.
+    chat_compare, chat_compare_sum_last and chat_try only.
     """
     _check_template(template, tokenizer)
     if template == "base":
