@@ -242,6 +242,37 @@ def test_compare_verdicts_reads_the_comparison_and_whether_the_answer_follows_it
     assert "decision right 2/4" in out  # target_decision_reward: the first and the third (its word follows)
 
 
+@pytest.mark.parametrize(
+    ("scores", "truths", "auc", "best"),
+    [
+        ([3.0, 2.0, -1.0, -2.0], [True, True, False, False], 1.0, 1.0),  # ranked right: one cut splits them
+        ([-1.0, -2.0, -3.0, -4.0], [True, True, False, False], 1.0, 1.0),  # leaning to "less", still ranked right
+        ([1.0, 1.0, 1.0, 1.0], [True, False, True, False], 0.5, 0.5),  # all ties: no ranking at all
+        ([-2.0, 1.0, 2.0, -1.0], [True, False, True, False], 0.5, 0.75),  # one of each kind out of place
+        ([-3.0, -2.0, 1.0, 2.0], [True, True, False, False], 0.0, 0.5),  # ranked backwards: a cut cannot help
+    ],
+)
+def test_compare_probe_ranks_and_thresholds(scores, truths, auc, best):
+    probe = _bench("compare_probe.py")
+    assert probe["auc"](scores, truths) == auc
+    assert probe["best_threshold_share"](scores, truths) == best
+
+
+def test_compare_probe_starts(tiny_model_path):
+    out = _run(
+        "bench/compare_probe.py",
+        "--model",
+        tiny_model_path,
+        "--puzzles",
+        "8",
+        "--templates",
+        "chat_compare",
+        "--order",
+        "543210",
+    )
+    assert "| chat_compare |" in out and "| chat_compare order 543210 |" in out and "8 puzzles (" in out
+
+
 def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
     def row(step, nums, target, said, advantage):
         completion = f"{target} is {said} than 25"

@@ -17,6 +17,7 @@ from r1lite.task.countdown import generate, is_heldout, solve
 from r1lite.task.prompts import (
     FEW_SHOT,
     FEW_SHOT_COMPARE,
+    FEW_SHOT_COMPARE_SUM_LAST,
     FEW_SHOT_DEFAULT,
     FEW_SHOT_TRY,
     ONE_SHOT_ANSWER,
@@ -249,6 +250,18 @@ def test_compare_prompt_shows_its_own_solved_puzzles(chatml):
     assert "7 * 9" not in text  # not chat_few_shot's examples
     with pytest.raises(ConfigError, match=f"few_shot_examples=7: chat_compare has {len(FEW_SHOT_COMPARE)}"):
         check_shots(7, "chat_compare")
+
+
+def test_compare_sum_last_shows_the_same_puzzles_ending_on_a_sum(chatml):
+    text = make_prompt("chat_compare_sum_last", [3, 22], 19, chatml, shots=6)
+    shown = [text.index(reasoning) for _, _, reasoning, _ in FEW_SHOT_COMPARE]
+    assert shown == sorted(shown, reverse=True)  # chat_compare's six, last first
+    last = FEW_SHOT_COMPARE_SUM_LAST[-1]
+    assert last[1] == sum(last[0]) and "so add" in last[2]  # the final solved puzzle is a sum
+    first_two = make_prompt("chat_compare_sum_last", [3, 22], 19, chatml, shots=2)
+    assert FEW_SHOT_COMPARE[-1][2] in first_two and FEW_SHOT_COMPARE[0][2] not in first_two
+    with pytest.raises(ConfigError, match="few_shot_examples=7: chat_compare_sum_last has 6"):
+        check_shots(7, "chat_compare_sum_last")
 
 
 @pytest.mark.parametrize(("nums", "target", "reasoning", "answer"), FEW_SHOT_TRY)

@@ -125,8 +125,9 @@ FEW_SHOT_COMPARE = (
 # of a difference. The untrained SmolLM2-135M ranks " more" over " less" rightly given the first sentence
 # (area under the curve 0.93-0.95 over 200 training puzzles in either order), but in chat_compare's order it
 # says "less" whatever the target (log-odds more - less: -0.89 on sums, -2.28 on differences); reversed, the
-# two sit either side of even (-0.20, -1.31), so sampling starts with both words on both kinds of puzzle
-# (bench/compare_probe.py; docs/results.md).
+# sums come near even (-0.20, differences -1.31) and the likelier word is right on 70% instead of 52%
+# (bench/compare_probe.py). Trained as the default, it started higher and ended as chat_compare does, adding
+# on most puzzles (docs/results.md, "The lean, not the skill").
 FEW_SHOT_COMPARE_SUM_LAST = FEW_SHOT_COMPARE[::-1]
 
 
