@@ -23,6 +23,7 @@ import copy
 
 import torch
 
+from r1lite.errors import ConfigError, run_main
 from r1lite.models import DEFAULT_MODEL, load_model_and_tokenizer
 from r1lite.task import prompts
 from r1lite.task.balanced import generate_train
@@ -35,7 +36,7 @@ def auc(scores: list[float], truths: list[bool]) -> float:
     pos = [s for s, t in zip(scores, truths, strict=True) if t]
     neg = [s for s, t in zip(scores, truths, strict=True) if not t]
     if not pos or not neg:
-        raise SystemExit("the probed puzzles hold no sums or no differences: probe more of them (--puzzles)")
+        raise ConfigError("the probed puzzles hold no sums or no differences: probe more of them (--puzzles)")
     wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
     return wins / (len(pos) * len(neg))
 
@@ -50,7 +51,9 @@ def log_odds(model, tokenizer, template: str, rows, examples) -> list[float]:
     """log p(" more") - log p(" less") after each puzzle's prompt and its right first sentence."""
     more, less = (tokenizer(w, add_special_tokens=False).input_ids for w in (" more", " less"))
     if len(more) != 1 or len(less) != 1:
-        raise SystemExit(f"the tokenizer splits ' more' or ' less' into several tokens ({more}, {less})")
+        raise ConfigError(
+            f"the tokenizer splits ' more' or ' less' into several tokens ({more}, {less}): probe another model"
+        )
     saved = prompts.EXAMPLES[template]
     prompts.EXAMPLES[template] = examples
     try:
@@ -112,4 +115,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -273,6 +273,13 @@ def test_compare_probe_starts(tiny_model_path):
     assert "| chat_compare |" in out and "| chat_compare order 543210 |" in out and "8 puzzles (" in out
 
 
+def test_compare_probe_refuses_puzzles_of_one_kind_in_one_line(tiny_model_path):
+    args = ["bench/compare_probe.py", "--model", tiny_model_path, "--puzzles", "1", "--templates", "chat_compare"]
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2 and "no sums or no differences" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
     def row(step, nums, target, said, advantage):
         completion = f"{target} is {said} than 25"
