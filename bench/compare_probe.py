@@ -69,10 +69,14 @@ def log_odds(model, tokenizer, template: str, rows, examples) -> list[float]:
     with torch.no_grad():
         cache = model(shared_ids, use_cache=True).past_key_values  # the solved puzzles, once
     out = []
-    for text in texts:
+    for i, text in enumerate(texts):
         if not text.startswith(shared):
             raise AssertionError("the prompts do not share their solved puzzles")
         own = tokenizer(text[len(shared) :], return_tensors="pt", add_special_tokens=False).input_ids
+        if i == 0:  # the cut at the puzzle's turn must not change the tokens the model reads
+            whole = tokenizer(text, add_special_tokens=False).input_ids
+            if whole != shared_ids[0].tolist() + own[0].tolist():
+                raise AssertionError(f"splitting the prompt at {MARKER!r} changes its tokens")
         with torch.no_grad():
             logits = model(own, cache=copy.deepcopy(cache), use_cache=True).logits[0, -1]
         lp = logits.float().log_softmax(-1)
