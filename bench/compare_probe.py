@@ -31,12 +31,18 @@ from r1lite.task.balanced import generate_train
 MARKER = "<|im_start|>user"  # the puzzle's own turn starts here; everything before it is shared
 
 
-def auc(scores: list[float], truths: list[bool]) -> float:
-    """Area under the ROC curve of ``scores`` for ``truths`` (ties count half)."""
+def by_kind(scores: list[float], truths: list[bool]) -> tuple[list[float], list[float]]:
+    """(scores where the truth is "more": the sums, scores where it is "less": the differences)."""
     pos = [s for s, t in zip(scores, truths, strict=True) if t]
     neg = [s for s, t in zip(scores, truths, strict=True) if not t]
     if not pos or not neg:
         raise ConfigError("the probed puzzles hold no sums or no differences: probe more of them (--puzzles)")
+    return pos, neg
+
+
+def auc(scores: list[float], truths: list[bool]) -> float:
+    """Area under the ROC curve of ``scores`` for ``truths`` (ties count half)."""
+    pos, neg = by_kind(scores, truths)
     wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
     return wins / (len(pos) * len(neg))
 
@@ -110,8 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     for label, template, examples in variants:
         scores = log_odds(model, tokenizer, template, rows, examples)
         right = sum((s > 0) == t for s, t in zip(scores, truths, strict=True)) / len(scores)
-        on_sums = [s for s, t in zip(scores, truths, strict=True) if t]
-        on_diffs = [s for s, t in zip(scores, truths, strict=True) if not t]
+        on_sums, on_diffs = by_kind(scores, truths)
         print(
             f"| {label} | {auc(scores, truths):.3f} | {right:.1%} | {best_threshold_share(scores, truths):.1%} | "
             f"{sum(on_sums) / len(on_sums):.2f} | {sum(on_diffs) / len(on_diffs):.2f} |"

@@ -289,10 +289,10 @@ class TaskConfig:
             )
         self.curriculum = from_task(self)  # checks the ladder before anything loads
         if self.prompt_template not in PROMPT_TEMPLATES:
+            *others, last = (repr(name) for name in PROMPT_TEMPLATES if name != "base")
             raise ConfigError(
                 f"prompt_template={self.prompt_template!r} is not one of {PROMPT_TEMPLATES}: use 'base' for base "
-                "models (TinyZero) and 'chat', 'chat_one_shot', 'chat_few_shot', 'chat_compare', "
-                "'chat_compare_sum_last' or 'chat_try' for instruct models."
+                f"models (TinyZero) and {', '.join(others)} or {last} for instruct models."
             )
         check_shots(self.few_shot_examples, self.prompt_template)
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:
