@@ -415,6 +415,15 @@ class R1ZeroConfig(GRPOConfig):
     dynamic_sampling_max_rounds: int = field(
         default=2, metadata={"help": "Most extra generation rounds per step for dynamic_sampling."}
     )
+    twin_baseline: bool = field(
+        default=False,
+        metadata={
+            "help": "With train_twins: centre each completion's reward on the mean of its puzzle's group and its "
+            "target twin's group together (the same numbers, another target), not on its own group's, and scale by "
+            "their std as scale_rewards says. What pays on both targets alike (a target-blind habit) cancels; what "
+            "pays on one target and not the other is trained (r1lite/training/twin_baseline.py)."
+        },
+    )
     reflection_words: list[str] = field(
         default_factory=lambda: list(DEFAULT_REFLECTION_WORDS),
         metadata={
@@ -459,6 +468,16 @@ class R1ZeroConfig(GRPOConfig):
         if self.dynamic_sampling_max_rounds < 1:
             raise ConfigError(
                 f"dynamic_sampling_max_rounds must be at least 1, got {self.dynamic_sampling_max_rounds}"
+            )
+        if self.twin_baseline and self.dynamic_sampling:
+            raise ConfigError(
+                "twin_baseline needs each puzzle's twin in the same round, and dynamic_sampling refills rounds with "
+                "single fresh prompts: turn one of them off"
+            )
+        if self.twin_baseline and self.multi_objective_aggregation != "sum_then_normalize":
+            raise ConfigError(
+                "twin_baseline centres the weighted sum of the rewards: set multi_objective_aggregation: "
+                f"sum_then_normalize (got {self.multi_objective_aggregation})"
             )
         if any(not s for s in self.stop_strings):
             raise ConfigError(

@@ -33,3 +33,14 @@ def tiny_model_path():
 def tiny_recipe(tmp_path):
     """Command-line arguments that run the tiny recipe into a fresh output folder."""
     return ["--config", str(REPO / "configs" / "tiny" / "zero.yaml"), "--output_dir", str(tmp_path / "run")]
+
+
+@pytest.fixture
+def length_reward(tmp_path, monkeypatch):
+    """A user's own reward module, plugged in by dotted path. Random tiny models never earn the countdown
+    rewards, so this one (an arbitrary function of the text) gives the groups the variance GRPO needs."""
+    (tmp_path / "length_rewards.py").write_text(
+        "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return ["--reward_funcs", "equation_reward", "length_rewards:length_reward"]

@@ -81,17 +81,6 @@ def _rollouts(run: Path) -> dict[str, list[dict]]:
     return {f.name: [json.loads(line) for line in f.open()] for f in sorted((run / "rollouts").glob("*.jsonl"))}
 
 
-@pytest.fixture
-def length_reward(tmp_path, monkeypatch):
-    """A user's own reward module, plugged in by dotted path. Random tiny models never earn the countdown
-    rewards, so this one (an arbitrary function of the text) gives the groups the variance GRPO needs."""
-    (tmp_path / "length_rewards.py").write_text(
-        "def length_reward(prompts, completions, **kwargs):\n    return [(len(c) % 10) / 9 for c in completions]\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return ["--reward_funcs", "equation_reward", "length_rewards:length_reward"]
-
-
 def test_tiny_run_trains_logs_and_evaluates(tmp_path, tiny_recipe, tiny_model_path, length_reward, capsys):
     from transformers import AutoModelForCausalLM
 

@@ -16,6 +16,11 @@ training prompts, for at most ``dynamic_sampling_max_rounds`` extra rounds; see
 ``extra_rounds``, ``signal_fraction`` (rows with signal in the batch that trains). Extra rounds are
 in the rollout log as ``step-NNNNNN-XXXX.jsonl`` and in TRL's reward metrics of the step.
 
+Twin baseline (``twin_baseline``, with ``train_twins``): each completion's advantage is its reward less the
+mean of its puzzle's group and its target twin's group together, so what pays on both targets alike cancels;
+see ``r1lite.training.twin_baseline``. Logged: ``twin_baseline/pair_gap`` (mean reward gap between a puzzle's
+group and its twin's).
+
 The speed layer (``r1lite.speedups``: shared prefixes in generation and in the training pass,
 completion-only logits on the CPU, weights cast once per generation, inverse-CDF sampling) comes in
 through one mixin, ``SpeedHooks``; ``speedups: false`` gives TRL's exact path.
@@ -65,6 +70,7 @@ from r1lite.task.evaluation import stop_criteria
 from r1lite.training.dynamic_sampling import merge, signal_rows
 from r1lite.training.reference_model import reference_in_compute_dtype
 from r1lite.training.trl_contract import verify
+from r1lite.training.twin_baseline import check_pairs, twin_advantages, weighted_rewards
 
 logger = logging.getLogger(__name__)
 
@@ -174,10 +180,34 @@ class R1ZeroTrainer(SpeedHooks, GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
         if self.model.training:
+            if self.args.twin_baseline:
+                output["advantages"] = self._twin_advantages(inputs, output["advantages"])
             self._record_round(inputs)
             if self.args.dynamic_sampling:
                 output = self._refill(inputs, output)
         return output
+
+    def _twin_advantages(self, inputs: list[dict], local: torch.Tensor) -> torch.Tensor:
+        """The twin baseline (r1lite.training.twin_baseline): the round's advantages recomputed from TRL's gathered
+        rewards with each completion centred on its puzzle's and its twin's groups together; TRL's logged
+        advantages are replaced too, so the rollout log shows what trained."""
+        n = len(inputs) * self.accelerator.num_processes
+        per_func = torch.tensor(
+            [list(self._logs["rewards"][name])[-n:] for name in self.reward_func_names], dtype=torch.float32
+        ).T  # (B, F): NaN where a reward returned None
+        puzzles = gather_object([(x.get("nums"), x.get("target")) for x in inputs])
+        check_pairs([p[0] for p in puzzles], [p[1] for p in puzzles], self.num_generations)
+        rewards = weighted_rewards(per_func, self.reward_weights.float().cpu())  # (B,)
+        advantages = twin_advantages(rewards, self.num_generations, self.args.scale_rewards)  # (B,)
+        logged = self._logs["advantages"]
+        for _ in range(n):
+            logged.pop()
+        logged.extend(advantages.tolist())
+        group_means = torch.nanmean(rewards.view(-1, 2, self.num_generations), dim=2)  # (P, 2)
+        gap = (group_means[:, 0] - group_means[:, 1]).abs()  # (P,)
+        self._metrics["train"]["twin_baseline/pair_gap"].append(torch.nan_to_num(gap).mean().item())
+        start = self.accelerator.process_index * len(inputs)
+        return advantages[start : start + len(inputs)].to(local.device, local.dtype)  # (B_local,)
 
     def _refill(self, inputs: list[dict], output: dict) -> dict:
         """Dynamic sampling: replace zero-advantage rows by completions of fresh prompts

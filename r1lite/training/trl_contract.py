@@ -45,7 +45,7 @@ OVERRIDDEN: dict[str, tuple[str, ...]] = {
     ),
     # each round's completion lengths and truncation, for the behaviour metrics and the rollout log
     "_generate": ("prompts",),
-    # behaviour metrics, rollout log and dynamic sampling after TRL scored a round
+    # behaviour metrics, rollout log, dynamic sampling and the twin baseline after TRL scored a round
     "_generate_and_score_completions": ("inputs",),
     # whole prompt groups per micro-batch (r1lite.speedups.group_shuffle swaps the shuffle it looks up)
     "_prepare_inputs": ("generation_batch",),
@@ -76,6 +76,17 @@ SOURCE_MARKERS = (
         "trl.trainer.grpo_trainer:GRPOTrainer._generate_and_score_completions",
         "nan_to_num(per_token_logps_diff",
         "a NaN sampling log-prob gives an importance ratio of 1",
+    ),
+    # the twin baseline replaces the round's advantages: TRL logs the gathered ones, each process trains its slice
+    (
+        "trl.trainer.grpo_trainer:GRPOTrainer._generate_and_score_completions",
+        'self._logs["advantages"].extend(all_process_advantages',
+        "TRL's advantage log holds the whole gathered round",
+    ),
+    (
+        "trl.trainer.grpo_trainer:GRPOTrainer._generate_and_score_completions",
+        "self.accelerator.process_index * len(prompts)",
+        "each process trains rows process_index * len(prompts) onward of the gathered round",
     ),
     # the reference model is built in args.model_init_kwargs["dtype"] when given (r1lite.training.reference_model)
     (

@@ -61,6 +61,11 @@ def _check_twins(task: TaskConfig, training: R1ZeroConfig) -> None:
     """``train_twins`` keeps a puzzle and its twin in adjacent rows; TRL must serve them in order, and a
     generation batch must hold whole pairs."""
     if not task.train_twins:
+        if training.twin_baseline:
+            raise ConfigError(
+                "twin_baseline centres each puzzle on its target twin, which only train_twins serves: "
+                "set train_twins: true and shuffle_dataset: false"
+            )
         return
     if training.shuffle_dataset:
         raise ConfigError(
