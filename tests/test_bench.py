@@ -242,6 +242,33 @@ def test_compare_verdicts_reads_the_comparison_and_whether_the_answer_follows_it
     assert "decision right 2/4" in out  # target_decision_reward: the first and the third (its word follows)
 
 
+def test_compare_verdicts_on_a_missing_file_says_what_to_pass(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "bench/compare_verdicts.py", str(tmp_path / "step-000012.json")],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "step-000012.json not found: pass evaluation files" in result.stderr
+
+
+def test_compare_verdicts_counts_the_naming_of_the_larger_number(tmp_path):
+    def sample(nums, target, larger, smaller, correct):
+        text = f"The larger number is {larger} and the smaller is {smaller}. ..."
+        return {"nums": nums, "target": target, "completion": text, "correct": correct}
+
+    samples = [
+        sample([9, 25], 16, 25, 9, 1.0),  # a difference, named right, solved
+        sample([9, 25], 16, 9, 25, 0.0),  # a difference, named in the given order (wrong): 9 - 25 fails
+        sample([14, 5], 19, 14, 5, 1.0),  # a sum named right
+        sample([5, 14], 19, 5, 14, 1.0),  # a sum named wrong: adding does not care
+        sample([2, 3, 4], 9, 4, 3, 1.0),  # three numbers: not counted
+    ]
+    (tmp_path / "final.json").write_text(json.dumps({"samples": samples}))
+    out = _run("bench/compare_verdicts.py", str(tmp_path / "final.json"))
+    assert "larger number named right 2/4; sums solved 1/1 named right, 1/1 named wrong; " in out
+    assert "differences solved 1/1 named right, 0/1 named wrong" in out
+
+
 @pytest.mark.parametrize(
     ("scores", "truths", "auc", "best"),
     [

@@ -9,6 +9,8 @@ from trl.trainer.utils import nanstd
 
 from r1lite.training.twin_baseline import check_pairs, twin_advantages, weighted_rewards
 
+from conftest import REPO
+
 NAN = math.nan
 
 # (rewards of one pair: the puzzle's group of 2, then its twin's group of 2; scale_rewards; advantages; why)
@@ -112,3 +114,30 @@ def test_a_twin_baseline_without_whole_pairs_is_refused(tiny_recipe, args, match
 
     with pytest.raises(ValueError, match=match):
         zero.build_trainer(*zero.parse_args(tiny_recipe + args))
+
+
+def test_a_twin_baseline_run_on_two_processes(tmp_path, tiny_model_path, length_reward):
+    """DDP over gloo: each process holds one pair of the gathered round; the log shows the pair-centred advantages."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [
+        *(sys.executable, "-m", "accelerate.commands.launch"),
+        *("--config_file", str(REPO / "configs/accelerate/cpu-2proc.yaml"), str(REPO / "recipes/zero.py")),
+        *("--config", str(REPO / "configs/tiny/zero.yaml"), "--output_dir", str(tmp_path / "run")),
+        *TWINS,
+        *length_reward,  # its module is found through PYTHONPATH below
+        *("--twin_baseline", "true", "--max_steps", "1", "--eval_at_end", "false"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-4000:]
+    text = (tmp_path / "run" / "rollouts" / "step-000000.jsonl").read_text()
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert len(rows) == 16  # 2 processes x 8 rows: two pairs of groups of 4
+    rewards = torch.tensor([r["reward"] for r in rows])
+    assert rewards.std() > 0  # the length reward varies: the advantages below are not all 0
+    assert torch.allclose(
+        torch.tensor([r["advantage"] for r in rows]), twin_advantages(rewards, 4, "group"), atol=1e-5
+    )
