@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from r1lite.errors import ConfigError, run_main
-from rewards.decision import target_decision_reward
+from rewards.decision import right_decision, target_decision_reward
 
 COMPARISON = re.compile(r"is (more|less) than")
 NAMING = re.compile(r"larger number is (\d+) and the smaller is (\d+)")
@@ -45,10 +45,11 @@ def naming(samples: list[dict]) -> dict[tuple[str, bool], list[int]]:
     """{(kind, named right): [right answers, answers]}: kind is "sum" or "difference" of the two numbers."""
     counts: dict[tuple[str, bool], list[int]] = {}
     for sample in samples:
-        nums, target = sample["nums"], sample["target"]
-        if len(nums) != 2 or target not in (sum(nums), max(nums) - min(nums)):
+        nums = sample["nums"]
+        decision = right_decision(nums, sample["target"])
+        if decision is None:
             continue  # only sum-or-difference puzzles of two numbers
-        kind = "sum" if target == sum(nums) else "difference"
+        kind = "sum" if decision[0] == "more" else "difference"
         said = NAMING.search(sample["completion"])
         named = said is not None and (int(said[1]), int(said[2])) == (max(nums), min(nums))
         count = counts.setdefault((kind, named), [0, 0])
