@@ -22,10 +22,9 @@ import re
 from pathlib import Path
 
 from r1lite.errors import ConfigError, run_main
-from rewards.decision import right_decision, target_decision_reward
+from rewards.decision import named_numbers, right_decision, target_decision_reward
 
 COMPARISON = re.compile(r"is (more|less) than")
-NAMING = re.compile(r"larger number is (\d+) and the smaller is (\d+)")
 
 
 def verdicts(samples: list[dict]) -> tuple[int, int]:
@@ -50,8 +49,7 @@ def naming(samples: list[dict]) -> dict[tuple[str, bool], list[int]]:
         if decision is None:
             continue  # only sum-or-difference puzzles of two numbers
         kind = "sum" if decision[0] == "more" else "difference"
-        said = NAMING.search(sample["completion"])
-        named = said is not None and (int(said[1]), int(said[2])) == (max(nums), min(nums))
+        named = named_numbers(sample["completion"]) == (max(nums), min(nums))  # named_numbers_reward's reading
         count = counts.setdefault((kind, named), [0, 0])
         count[0] += sample.get("correct") == 1.0
         count[1] += 1

@@ -36,11 +36,23 @@ acted_decision_reward: 1.0 or 0.0 (None where rule 1 does not apply)
      yes. </think> <answer> 3 </answer>") in 25 of its 32 rollouts by step 14, and rule 4 paid 1.0
      for each whose decision was right.
 
+named_numbers_reward: 1.0 or 0.0 (None on rows of other than two numbers)
+  6. The chain's first link, which rules 4 and 5 take for granted: the reasoning's first naming of
+     the two numbers, "The larger number is X and the smaller is Y" (any case; "the smaller number
+     is Y" too), scores 1.0 when X is the larger of the puzzle's two numbers and Y the smaller, 0.0
+     when it names them wrongly or not at all. It does not read the target, so any fixed policy that
+     names truly earns it on every puzzle; it is a shaping term beside the answer rewards. Untrained,
+     SmolLM2-135M named them rightly on 37 of 64 held-out puzzles (mostly copying the given order),
+     and a difference is solved almost only behind a right naming (16 of 20, against 2 of 12 behind
+     a wrong one) while a sum is solved either way: an unpaid first link makes adding the better bet
+     (docs/results.md, "Two baselines for the lean").
+
 Data: the columns ``nums`` and ``target``, validated as for ``equation_reward``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,9 +61,17 @@ from rewards.countdown import _countdown_columns, completion_text, uses_given_nu
 from rewards.graded import parsed_answer
 from rewards.reasoning import reasoning_part
 
-__all__ = ["acted_decision_reward", "right_decision", "stated_decision", "target_decision_reward"]
+__all__ = [
+    "acted_decision_reward",
+    "named_numbers",
+    "named_numbers_reward",
+    "right_decision",
+    "stated_decision",
+    "target_decision_reward",
+]
 
 OPERATOR = {"add": "+", "subtract": "-"}  # the answer's operation for each decision word
+_NAMING = re.compile(r"larger number is (\d+)\b,? and the smaller(?: number)? is (\d+)\b", re.IGNORECASE)
 
 
 def right_decision(nums: Sequence[int], target: int) -> tuple[str, str] | None:
@@ -119,4 +139,26 @@ def acted_decision_reward(
             and answer.postfix[-1] == OPERATOR[right_decision(row_nums, target)[1]]
         )
         scores.append(1.0 if acted else 0.0)
+    return scores
+
+
+def named_numbers(text: str) -> tuple[int, int] | None:
+    """(larger, smaller) as the reasoning's first "The larger number is X and the smaller is Y" names them (rule 6)."""
+    said = _NAMING.search(reasoning_part(text))
+    return None if said is None else (int(said[1]), int(said[2]))
+
+
+def named_numbers_reward(
+    prompts: Sequence[object], completions: Sequence[object], **kwargs: Any
+) -> list[float | None]:
+    """1.0 when the reasoning first names the larger and the smaller of the two numbers truly (rule 6)."""
+    nums, _ = _countdown_columns("named_numbers_reward", completions, kwargs)
+    scores: list[float | None] = []
+    for completion, row_nums in zip(completions, nums, strict=True):
+        if len(row_nums) != 2:
+            scores.append(None)
+            continue
+        text = completion_text(completion)
+        named = None if text is None else named_numbers(text)
+        scores.append(1.0 if named == (max(row_nums), min(row_nums)) else 0.0)
     return scores

@@ -27,7 +27,7 @@ from typing import Any
 from r1lite.errors import ConfigError, did_you_mean
 from rewards.consistency import stated_operation_reward, true_comparison_reward
 from rewards.countdown import equation_reward, format_reward, shaped_format_reward, tinyzero_reward
-from rewards.decision import acted_decision_reward, target_decision_reward
+from rewards.decision import acted_decision_reward, named_numbers_reward, target_decision_reward
 from rewards.graded import answer_expression_reward, closeness_reward, exact_numbers_reward, numbers_used_reward
 from rewards.reasoning import checked_answer_reward, faithful_reward, honest_check_reward, reasoning_truth_reward
 
@@ -64,6 +64,7 @@ BUILTIN_REWARDS: Mapping[str, RewardFunc] = MappingProxyType(
             true_comparison_reward,
             target_decision_reward,
             acted_decision_reward,
+            named_numbers_reward,
         )
     }
 )

@@ -1,9 +1,16 @@
-"""target_decision_reward and acted_decision_reward: the comparison of the target with the larger number, the choice
-it makes, and whether the answer carries it out."""
+"""target_decision_reward, acted_decision_reward and named_numbers_reward: the naming of the two numbers, the
+comparison of the target with the larger number, the choice it makes, and whether the answer carries it out."""
 
 import pytest
 
-from rewards.decision import acted_decision_reward, right_decision, stated_decision, target_decision_reward
+from rewards.decision import (
+    acted_decision_reward,
+    named_numbers,
+    named_numbers_reward,
+    right_decision,
+    stated_decision,
+    target_decision_reward,
+)
 
 SUM = ([25, 9], 34)  # the target is the sum: "more, so add"
 DIFF = ([25, 9], 16)  # the target is the difference: "less, so subtract"
@@ -96,3 +103,41 @@ def test_acted_decision_is_registered_and_names_itself_in_errors():
     assert get_reward_func("acted_decision_reward") is acted_decision_reward
     with pytest.raises(ValueError, match="acted_decision_reward"):
         acted_decision_reward(None, ["x"], nums=[[25, 9]])
+
+
+# named_numbers_reward: (completion, nums, reward), one line per case, the comment says why
+NAMING_CASES = [
+    (" The larger number is 25 and the smaller is 9. 16 is less than 25, so subtract", [25, 9], 1.0),
+    (" The larger number is 25 and the smaller is 9.", [9, 25], 1.0),  # true whatever order the puzzle gives
+    (" The larger number is 9 and the smaller is 25.", [9, 25], 0.0),  # the given order copied: false
+    (" The larger number is 25 and the smaller is 8.", [25, 9], 0.0),  # a number not in the puzzle
+    (" the LARGER number is 25, and the smaller number is 9", [25, 9], 1.0),  # any case, "number" and a comma
+    (" The larger number is 250 and the smaller is 9.", [25, 9], 0.0),  # whole numbers only: 250 is not 25
+    (" The larger number is 9 and the smaller is 25. The larger number is 25 and the smaller is 9.", [25, 9], 0.0),
+    # ^ the first naming counts: a correction after a wrong one is not paid
+    (" 16 is less than 25, so subtract: 25 - 9 = 16.", [25, 9], 0.0),  # no naming: nothing earned
+    (" </think> <answer> The larger number is 25 and the smaller is 9 </answer>", [25, 9], 0.0),  # not reasoning
+    (" The larger number is 7 and the smaller is 7.", [7, 7], 1.0),  # equal numbers: both names are true
+    ("", [25, 9], 0.0),
+    (" The larger number is 25 and the smaller is 9.", [25, 9, 3], None),  # three numbers: not applicable
+]
+
+
+@pytest.mark.parametrize(("completion", "nums", "reward"), NAMING_CASES)
+def test_named_numbers_reward(completion, nums, reward):
+    assert named_numbers_reward(None, [completion], nums=[nums], target=[1]) == [reward]
+
+
+def test_named_numbers_reads_what_was_written():
+    assert named_numbers(" The larger number is 9 and the smaller is 25.") == (9, 25)  # false, reported as written
+    assert named_numbers(" no naming here") is None
+
+
+def test_named_numbers_reward_is_registered_and_names_itself_in_errors():
+    from rewards.registry import get_reward_func
+
+    assert get_reward_func("named_numbers_reward") is named_numbers_reward
+    completions = [[{"role": "assistant", "content": " The larger number is 25 and the smaller is 9."}], None]
+    assert named_numbers_reward(None, completions, nums=[[9, 25]] * 2, target=[16] * 2) == [1.0, 0.0]
+    with pytest.raises(ValueError, match="named_numbers_reward"):
+        named_numbers_reward(None, ["x"], nums=[[25, 9]])

@@ -30,6 +30,7 @@ BUILTINS = sorted(
         "true_comparison_reward",
         "target_decision_reward",
         "acted_decision_reward",
+        "named_numbers_reward",
     ]
 )
 
