@@ -5,7 +5,9 @@ share of completions that write "is more than" on puzzles whose target is the su
 same on puzzles whose target is their difference, and the summed GRPO advantage of the completions that
 write it, per kind of puzzle (positive: training pushes toward "more"). A model that reads the target says
 "more" on sums and "less" on differences; one whose "more" spreads from the sums to the differences shows
-the second share rising behind the first.
+the second share rising behind the first. A second line per window gives, per kind, how many completions
+name the two numbers truly ("The larger number is X and the smaller is Y", ``named_numbers_reward``'s
+reading) and how many are right.
 
     python bench/comparison_drift.py runs/seeds/decision/seed-0 --window 8
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from r1lite.errors import run_main
 from r1lite.inspection.runlog import read_rollouts
-from rewards.decision import right_decision
+from rewards.decision import named_numbers, right_decision
 
 MORE = re.compile(r"is more than")
 
@@ -33,8 +35,10 @@ def drift(rollouts: list[dict], window: int) -> list[dict]:
         kind = "sum" if decision[0] == "more" else "difference"
         start = row["step"] // window * window
         w = windows.setdefault(start, {"steps": (start, start + window - 1)})
-        counts = w.setdefault(kind, {"more": 0, "rows": 0, "push": 0.0})
+        counts = w.setdefault(kind, {"more": 0, "rows": 0, "push": 0.0, "named": 0, "right": 0})
         counts["rows"] += 1
+        counts["named"] += named_numbers(row["completion"]) == (max(row["nums"]), min(row["nums"]))
+        counts["right"] += bool(row.get("correct"))
         if MORE.search(row["completion"]):
             counts["more"] += 1
             counts["push"] += row["advantage"]
@@ -50,11 +54,13 @@ def main(argv: list[str] | None = None) -> None:
         rows = read_rollouts(run)
         print(run)
         for w in drift(rows, args.window):
-            parts = []
+            parts, links = [], []
             for kind in ("sum", "difference"):
-                c = w.get(kind, {"more": 0, "rows": 0, "push": 0.0})
+                c = w.get(kind, {"more": 0, "rows": 0, "push": 0.0, "named": 0, "right": 0})
                 parts.append(f"{kind}s: 'more' {c['more']}/{c['rows']}, push {c['push']:+.1f}")
+                links.append(f"{kind}s: named right {c['named']}/{c['rows']}, solved {c['right']}/{c['rows']}")
             print(f"  steps {w['steps'][0]}-{w['steps'][1]}: " + "; ".join(parts))
+            print("    " + "; ".join(links))
 
 
 if __name__ == "__main__":

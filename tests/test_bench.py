@@ -308,14 +308,21 @@ def test_compare_probe_refuses_puzzles_of_one_kind_in_one_line(tiny_model_path):
 
 
 def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
-    def row(step, nums, target, said, advantage):
-        completion = f"{target} is {said} than 25"
-        return {"step": step, "nums": nums, "target": target, "completion": completion, "advantage": advantage}
+    def row(step, nums, target, said, advantage, named="", correct=False):
+        completion = f"{named}{target} is {said} than 25"
+        return {
+            "step": step,
+            "nums": nums,
+            "target": target,
+            "completion": completion,
+            "advantage": advantage,
+            "correct": correct,
+        }
 
     rows = [
         row(0, [25, 9], 34, "more", 0.5),  # a sum, "more": right, pushed up
-        row(0, [25, 9], 16, "less", 0.5),  # a difference, "less": right, not counted as "more"
-        row(1, [25, 9], 16, "more", -0.25),  # a difference, "more": wrong, pushed down
+        row(0, [25, 9], 16, "less", 0.5, "The larger number is 25 and the smaller is 9. ", True),  # named, solved
+        row(1, [25, 9], 16, "more", -0.25, "The larger number is 9 and the smaller is 25. "),  # named wrongly
         row(2, [25, 9], 16, "more", 0.75),  # the next window
         row(2, [3, 4], 12, "more", 1.0),  # a product: no right comparison, left out
     ]
@@ -324,6 +331,7 @@ def test_comparison_drift_counts_more_per_kind_and_window(tmp_path):
     out = _run("bench/comparison_drift.py", str(tmp_path), "--window", "2")
     assert "steps 0-1: sums: 'more' 1/1, push +0.5; differences: 'more' 1/2, push -0.2" in out
     assert "steps 2-3: sums: 'more' 0/0, push +0.0; differences: 'more' 1/1, push +0.8" in out
+    assert "sums: named right 0/1, solved 0/1; differences: named right 1/2, solved 1/2" in out  # steps 0-1
 
 
 def test_try_verdicts_reads_the_first_check_and_whether_the_answer_follows_it(tmp_path):
