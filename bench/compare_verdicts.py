@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from r1lite.errors import ConfigError, run_main
-from rewards.decision import named_numbers, right_decision, target_decision_reward
+from rewards.decision import names_truly, puzzle_kind, target_decision_reward
 
 COMPARISON = re.compile(r"is (more|less) than")
 
@@ -44,12 +44,10 @@ def naming(samples: list[dict]) -> dict[tuple[str, bool], list[int]]:
     """{(kind, named right): [right answers, answers]}: kind is "sum" or "difference" of the two numbers."""
     counts: dict[tuple[str, bool], list[int]] = {}
     for sample in samples:
-        nums = sample["nums"]
-        decision = right_decision(nums, sample["target"])
-        if decision is None:
+        kind = puzzle_kind(sample["nums"], sample["target"])
+        if kind is None:
             continue  # only sum-or-difference puzzles of two numbers
-        kind = "sum" if decision[0] == "more" else "difference"
-        named = named_numbers(sample["completion"]) == (max(nums), min(nums))  # named_numbers_reward's reading
+        named = names_truly(sample["completion"], sample["nums"])  # named_numbers_reward's reading
         count = counts.setdefault((kind, named), [0, 0])
         count[0] += sample.get("correct") == 1.0
         count[1] += 1

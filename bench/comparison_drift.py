@@ -20,7 +20,7 @@ from pathlib import Path
 
 from r1lite.errors import run_main
 from r1lite.inspection.runlog import read_rollouts
-from rewards.decision import named_numbers, right_decision
+from rewards.decision import names_truly, puzzle_kind
 
 MORE = re.compile(r"is more than")
 
@@ -29,15 +29,14 @@ def drift(rollouts: list[dict], window: int) -> list[dict]:
     """Per window of ``window`` steps: counts of "more" and rows, and summed advantage of "more", per kind."""
     windows: dict[int, dict] = {}
     for row in rollouts:
-        decision = right_decision(row["nums"], row["target"])
-        if decision is None:
+        kind = puzzle_kind(row["nums"], row["target"])
+        if kind is None:
             continue  # only sum-or-difference puzzles of two numbers have a right comparison
-        kind = "sum" if decision[0] == "more" else "difference"
         start = row["step"] // window * window
         w = windows.setdefault(start, {"steps": (start, start + window - 1)})
         counts = w.setdefault(kind, {"more": 0, "rows": 0, "push": 0.0, "named": 0, "right": 0})
         counts["rows"] += 1
-        counts["named"] += named_numbers(row["completion"]) == (max(row["nums"]), min(row["nums"]))
+        counts["named"] += names_truly(row["completion"], row["nums"])
         counts["right"] += bool(row.get("correct"))
         if MORE.search(row["completion"]):
             counts["more"] += 1

@@ -32,7 +32,7 @@ from pathlib import Path
 from r1lite.errors import PathNotFoundError, run_main
 from r1lite.inspection.runlog import read_rollouts
 from rewards import safe_math
-from rewards.decision import right_decision
+from rewards.decision import puzzle_kind
 from rewards.reasoning import checked_answer_reward, reasoning_part, statements
 
 FIRST_CHECK = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(-?\d+)[\s,.:;!-]{0,4}(yes|no)\b", re.IGNORECASE)
@@ -65,17 +65,11 @@ def _reached(row: dict) -> bool:
     return checked_answer_reward(None, [row["completion"]], nums=[row["nums"]], target=[row["target"]])[0] == 1.0
 
 
-def _kind(nums: list[int], target: int) -> str | None:
-    """ "sum" or "difference" for a two-number sum-or-difference puzzle, else None."""
-    decision = right_decision(nums, target)
-    return None if decision is None else "sum" if decision[0] == "more" else "difference"
-
-
 def right_per_kind(samples: list[dict]) -> dict[str, dict[str, int]]:
     """Per kind: rows, right answers, right answers that honest checks reached."""
     out = {k: {"rows": 0, "right": 0, "reached": 0} for k in ("sum", "difference")}
     for s in samples:
-        kind = _kind(s["nums"], s["target"])
+        kind = puzzle_kind(s["nums"], s["target"])
         if kind is None:
             continue
         out[kind]["rows"] += 1
@@ -109,7 +103,7 @@ def drift(rollouts: list[dict], window: int) -> list[dict]:
     their summed advantage."""
     windows: dict[int, dict] = {}
     for row in rollouts:
-        k = _kind(row["nums"], row["target"])
+        k = puzzle_kind(row["nums"], row["target"])
         if k is None:
             continue  # only sum-or-difference puzzles of two numbers
         start = row["step"] // window * window

@@ -65,6 +65,8 @@ __all__ = [
     "acted_decision_reward",
     "named_numbers",
     "named_numbers_reward",
+    "names_truly",
+    "puzzle_kind",
     "right_decision",
     "stated_decision",
     "target_decision_reward",
@@ -84,6 +86,12 @@ def right_decision(nums: Sequence[int], target: int) -> tuple[str, str] | None:
     if target == abs(a - b) and target != max(a, b):  # a difference equal to the larger needs a 0
         return "less", "subtract"
     return None
+
+
+def puzzle_kind(nums: Sequence[int], target: int) -> str | None:
+    """ "sum" or "difference" for a two-number sum-or-difference puzzle (rule 1), else None."""
+    decision = right_decision(nums, target)
+    return None if decision is None else "sum" if decision[0] == "more" else "difference"
 
 
 def stated_decision(text: str, larger: int, target: int) -> tuple[str, str | None] | None:
@@ -148,6 +156,11 @@ def named_numbers(text: str) -> tuple[int, int] | None:
     return None if said is None else (int(said[1]), int(said[2]))
 
 
+def names_truly(text: str, nums: Sequence[int]) -> bool:
+    """Whether the reasoning's first naming is the larger and the smaller of ``nums``, in that order (rule 6)."""
+    return named_numbers(text) == (max(nums), min(nums))
+
+
 def named_numbers_reward(
     prompts: Sequence[object], completions: Sequence[object], **kwargs: Any
 ) -> list[float | None]:
@@ -159,6 +172,5 @@ def named_numbers_reward(
             scores.append(None)
             continue
         text = completion_text(completion)
-        named = None if text is None else named_numbers(text)
-        scores.append(1.0 if named == (max(row_nums), min(row_nums)) else 0.0)
+        scores.append(1.0 if text is not None and names_truly(text, row_nums) else 0.0)
     return scores

@@ -7,6 +7,7 @@ from rewards.decision import (
     acted_decision_reward,
     named_numbers,
     named_numbers_reward,
+    puzzle_kind,
     right_decision,
     stated_decision,
     target_decision_reward,
@@ -141,3 +142,11 @@ def test_named_numbers_reward_is_registered_and_names_itself_in_errors():
     assert named_numbers_reward(None, completions, nums=[[9, 25]] * 2, target=[16] * 2) == [1.0, 0.0]
     with pytest.raises(ValueError, match="named_numbers_reward"):
         named_numbers_reward(None, ["x"], nums=[[25, 9]])
+
+
+@pytest.mark.parametrize(
+    ("nums", "target", "kind"),
+    [([25, 9], 34, "sum"), ([9, 25], 16, "difference"), ([3, 4], 12, None), ([2, 3, 4], 9, None)],
+)
+def test_puzzle_kind(nums, target, kind):
+    assert puzzle_kind(nums, target) == kind
